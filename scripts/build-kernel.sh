@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Configure and build a bzImage out of tree.
+#
+# Usage: scripts/build-kernel.sh TREE [FRAGMENT...]
+#   TREE is a directory holding src/ (a clean kernel source tree); the build
+#   goes to TREE/build.  FRAGMENTs default to configs/vm-kvm.config and
+#   configs/debug.config.  The config is tinyconfig plus the fragments, merged
+#   with the kernel's own merge_config.sh; every option the fragments ask for
+#   is then checked in the final .config, because olddefconfig silently drops
+#   options whose dependencies are missing.
+set -e
+. "$(dirname "$0")/lib.sh"
+
+tree=${1:?usage: build-kernel.sh TREE [FRAGMENT...]}
+shift
+mkdir -p "$tree"
+tree=$(cd "$tree" && pwd)
+[ $# -gt 0 ] || set -- "$TOP/configs/vm-kvm.config" "$TOP/configs/debug.config"
+src=$tree/src
+obj=${KBUILD_DIR:-$tree/build}
+[ -f "$src/Makefile" ] || die "$src is not a kernel source tree"
+if [ -e "$src/.config" ] || [ -d "$src/include/config" ]; then
+	die "$src has been configured or built in place; out-of-tree builds need a clean tree (make mrproper there)"
+fi
+frags=()
+for f in "$@"; do
+	[ -f "$f" ] || die "no such config fragment: $f"
+	frags+=("$(cd "$(dirname "$f")" && pwd)/$(basename "$f")")
+done
+set -- "${frags[@]}"
+
+need_build_tools
+mkdir -p "$obj"
+obj=$(cd "$obj" && pwd)
+jobs=${JOBS:-$(nproc)}
+kmake() { make -s -C "$src" O="$obj" ARCH=x86_64 CC="ccache gcc" -j"$jobs" "$@"; }
+
+# The options the fragments ask for, the last fragment winning.
+requested() {
+	cat "$@" | sed -n -e 's/^\(CONFIG_[A-Za-z0-9_]*\)=\(.*\)$/\1 \2/p' \
+		-e 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set$/\1 n/p' |
+	awk '{ v[$1] = $2; if (!($1 in o)) { o[$1] = n++; k[n - 1] = $1 } }
+	     END { for (i = 0; i < n; i++) print k[i], v[k[i]] }'
+}
+
+# Check every requested option in the final .config; name the ones lost.
+verify_config() {
+	local cfg=$obj/.config opt val bad=()
+	while read -r opt val; do
+		if [ "$val" = n ]; then
+			grep -q "^$opt=" "$cfg" && bad+=("$opt (wanted unset, got $(grep "^$opt=" "$cfg" | cut -d= -f2))")
+		else
+			grep -qxF "$opt=$val" "$cfg" ||
+				bad+=("$opt=$val (got: $(grep -E "^(# )?$opt[= ]" "$cfg" || echo absent))")
+		fi
+	done < <(requested "$@")
+	if [ ${#bad[@]} -gt 0 ]; then
+		printf 'error: options requested by the config fragments did not survive olddefconfig:\n' >&2
+		printf '  %s\n' "${bad[@]}" >&2
+		return 1
+	fi
+}
+
+inputs=$( (tree_kernelversion "$src"; cat "$@") | sha256sum | cut -c1-16)
+if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.kmmu-config-inputs" 2>/dev/null)" != "$inputs" ]; then
+	msg "configuring $obj (tinyconfig + $(for f in "$@"; do basename "$f"; done | tr '\n' ' '))"
+	rm -f "$obj/.kmmu-config-inputs"
+	kmake tinyconfig >/dev/null
+	"$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "$@" >/dev/null
+	kmake olddefconfig >/dev/null
+	verify_config "$@"
+	echo "$inputs" > "$obj/.kmmu-config-inputs"
+fi
+
+msg "building bzImage in $obj ($jobs jobs)"
+start=$(now)
+kmake bzImage
+msg "built $obj/arch/x86/boot/bzImage in $(( $(now) - start )) s"
+echo "$obj/arch/x86/boot/bzImage"

@@ -1,0 +1,70 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0
+# /init of the test initramfs (scripts/vm-run.py packs it).  Runs one group of
+# KVM selftests, chosen with kmmu.group=N on the kernel command line, and
+# writes kselftest-style TAP to the second serial port (/dev/ttyS1) while the
+# kernel console stays on ttyS0.  Each test is announced in the kernel log, so
+# a splat on the console can be tied to the test that was running.
+
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tmpfs tmpfs /tmp
+mkdir -p /dev/hugepages && mount -t hugetlbfs hugetlbfs /dev/hugepages
+
+tap=/dev/ttyS1
+group=$(sed -n 's/.*kmmu\.group=\([0-9]*\).*/\1/p' /proc/cmdline)
+list=/tests/group-$group.list
+only=$(sed -n 's/.*kmmu\.only=\([0-9,]*\).*/\1/p' /proc/cmdline)
+kmsg() { echo "kmmu: $*" > /dev/kmsg; }
+
+{
+	echo "TAP version 13"
+	echo "# kmmu-boot group=$group kernel=$(uname -r)"
+	echo "# kmmu-cmdline $(cat /proc/cmdline)"
+	echo "# kmmu-params tdp_mmu=$(cat /sys/module/kvm/parameters/tdp_mmu 2>/dev/null)" \
+	     "npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null)" \
+	     "nx_huge_pages=$(cat /sys/module/kvm/parameters/nx_huge_pages 2>/dev/null)" \
+	     "hugepages=$(cat /proc/sys/vm/nr_hugepages)"
+	[ -e /dev/kvm ] || echo "# kmmu-no-dev-kvm"
+} > $tap
+
+if [ ! -f "$list" ]; then
+	echo "# kmmu-error no test list $list" > $tap
+else
+	while IFS='	' read -r id name timeout args; do
+		[ -n "$id" ] || continue
+		if [ -n "$only" ]; then
+			case ",$only," in *",$id,"*) ;; *) continue ;; esac
+		fi
+		bin=/kvm/$name
+		echo "# kmmu-begin $id $name $timeout" > $tap
+		kmsg "begin test $id $name"
+		start=$(cut -d' ' -f1 /proc/uptime)
+		if [ ! -x "$bin" ]; then
+			echo "not ok $id $name # binary missing from the initramfs" > $tap
+			continue
+		fi
+		# The host watchdog kills the whole VM if the guest wedges; this
+		# inner limit catches a test that merely runs too long.
+		(cd /tmp && timeout -s KILL "$timeout" "$bin" $args) > /tmp/out 2>&1
+		rc=$?
+		end=$(cut -d' ' -f1 /proc/uptime)
+		kmsg "end test $id $name rc=$rc"
+		sed 's/^/# /' /tmp/out > $tap
+		secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
+		case $rc in
+		0)	echo "ok $id $name # time=${secs}s" > $tap ;;
+		4)	why=$(grep -m1 -iE 'skip|requirement|not supported' /tmp/out | tr -d '#' | cut -c1-120)
+			echo "ok $id $name # SKIP ${why:-exit code 4} time=${secs}s" > $tap ;;
+		137)	echo "not ok $id $name # TIMEOUT after ${timeout}s (killed in the guest)" > $tap ;;
+		*)	echo "not ok $id $name # exit=$rc time=${secs}s" > $tap ;;
+		esac
+	done < "$list"
+fi
+echo "# kmmu-done" > $tap
+sync
+poweroff -f

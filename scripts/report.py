@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Compare VM runs of the base and the patched kernel, test by test.
+
+Usage: report.py --patched DIR [DIR...] [--base DIR [DIR...]] [--json FILE]
+  Each DIR holds a results.json from vmrun.py; runs are paired by mode.
+
+Verdict of each (test, mode) on the patched kernel:
+  pass                  passed, no splat
+  pass (fixed)          passed; failed on the base
+  skip                  the test skipped itself (reason shown)
+  fails on base too     failed (or hung, or splat) on both kernels: not a
+                        regression, not a pass; counted as skipped
+  REGRESSION            failed on the patched kernel, passed on the base
+  FAIL                  failed on the patched kernel, no base result
+A run problem on the patched kernel (VM killed, crash, splat outside any
+test) fails the run too.  The last line is "N passed, N failed, N skipped".
+"""
+
+import argparse
+import json
+import os
+import sys
+
+
+def load(dirs):
+    runs = {}
+    for d in dirs or []:
+        p = os.path.join(d, 'results.json')
+        if not os.path.exists(p):
+            raise SystemExit('error: no results in %s (did the VM run start?)' % d)
+        with open(p) as f:
+            r = json.load(f)
+        runs[r['mode']] = r
+    return runs
+
+
+def outcome(rec):
+    if rec is None:
+        return None
+    if rec['splats']:
+        return 'splat'
+    return rec['status']
+
+
+def short(o):
+    return {'pass': 'pass', 'skip': 'skip', 'fail': 'FAIL', 'timeout': 'TIMEOUT', 'hang': 'HANG',
+            'notrun': 'not run', 'splat': 'SPLAT', None: '-'}[o]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--patched', nargs='+', required=True)
+    p.add_argument('--base', nargs='*')
+    p.add_argument('--json')
+    a = p.parse_args()
+    patched, base = load(a.patched), load(a.base)
+    rows, counts, problems = [], {'passed': 0, 'failed': 0, 'skipped': 0}, []
+    for mode, prun in patched.items():
+        brun = base.get(mode)
+        bidx = {(r['id'], r['key']): r for r in brun['tests']} if brun else {}
+        for rec in prun['tests']:
+            po = outcome(rec)
+            brec = bidx.get((rec['id'], rec['key']))
+            bo = outcome(brec)
+            if po == 'pass':
+                verdict, c = ('pass (fixed)' if bo not in (None, 'pass', 'skip') else 'pass'), 'passed'
+            elif po == 'skip':
+                verdict, c = 'skip: ' + (rec['detail'] or '').replace('SKIP', '').strip(), 'skipped'
+            elif bo in ('fail', 'timeout', 'hang', 'splat', 'notrun'):
+                verdict, c = 'fails on base too', 'skipped'
+            elif bo is None:
+                verdict, c = 'FAIL', 'failed'
+            else:
+                verdict, c = 'REGRESSION', 'failed'
+            counts[c] += 1
+            note = ''
+            if c != 'passed' and po != 'skip':
+                note = rec['splats'][0] if rec['splats'] else (rec['detail'] or '')
+            rows.append({'test': rec['key'], 'mode': mode, 'base': short(bo), 'patched': short(po),
+                         'verdict': verdict, 'count': c, 'note': note,
+                         'base_secs': brec.get('secs') if brec else None, 'patched_secs': rec.get('secs')})
+        for prob in prun['problems']:
+            problems.append('%s (%s): %s' % (prun['label'], mode, prob))
+        if brun:
+            for prob in brun['problems']:
+                print('note: base kernel (%s): %s' % (mode, prob))
+
+    w = max([len(r['test']) for r in rows] + [4])
+    w = min(w, 64)
+    print('%-*s  %-10s  %-8s  %-8s  %s' % (w, 'test', 'mode', 'base', 'patched', 'verdict'))
+    print('%s  %s  %s  %s  %s' % ('-' * w, '-' * 10, '-' * 8, '-' * 8, '-' * 20))
+    for r in rows:
+        t = r['test'] if len(r['test']) <= w else r['test'][:w - 3] + '...'
+        secs = ''
+        if r['base_secs'] is not None or r['patched_secs'] is not None:
+            secs = '  [%ss / %ss]' % (r['base_secs'] if r['base_secs'] is not None else '-',
+                                      r['patched_secs'] if r['patched_secs'] is not None else '-')
+        print('%-*s  %-10s  %-8s  %-8s  %s%s' % (w, t, r['mode'], r['base'], r['patched'],
+                                              r['verdict'], secs))
+        if r['note'] and r['count'] == 'failed':
+            print('%*s  %s' % (w, '', r['note'][:150]))
+    for prob in problems:
+        print('RUN FAILED: %s' % prob)
+        counts['failed'] += 1
+    if a.json:
+        with open(a.json, 'w') as f:
+            json.dump({'rows': rows, 'problems': problems, 'counts': counts}, f, indent=1)
+    print('%d passed, %d failed, %d skipped' % (counts['passed'], counts['failed'], counts['skipped']))
+    return 1 if counts['failed'] else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

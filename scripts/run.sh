@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The main job: fetch the base, apply the series, build the base and the
+# patched kernel (separate output directories), build the selftests, boot both
+# kernels in QEMU in each MMU mode, run the test list and print the
+# side-by-side table.
+#
+# Environment:
+#   KSRC=DIR        use this kernel tree as the base (see scripts/apply.sh)
+#   MODES="tdp shadow-mmu"   MMU modes to run (also: npt-off)
+#   KERNELS="base patched"   which kernels to boot
+#   ONLY=REGEX      run only the tests whose "name args" match
+#   FRAGMENTS="..." config fragments (default configs/vm-kvm.config configs/debug.config)
+#   TEST_LIST=FILE  test list (default tests/kvm-tests.list)
+#   MAX_SECONDS=N   limit for each VM run (default 1800)
+set -e
+. "$(dirname "$0")/lib.sh"
+
+MODES=${MODES:-tdp shadow-mmu}
+KERNELS=${KERNELS:-base patched}
+TEST_LIST=${TEST_LIST:-$TOP/tests/kvm-tests.list}
+MAX_SECONDS=${MAX_SECONDS:-1800}
+read -r -a frags <<< "${FRAGMENTS:-$TOP/configs/vm-kvm.config $TOP/configs/debug.config}"
+
+need qemu-system-x86_64:qemu-system-x86 /bin/busybox:busybox-static
+t0=$(now)
+timing() { printf '%-28s %5d s\n' "$1" "$2" >> "$KMMU_OUT/timings.txt"; }
+: > "$KMMU_OUT/timings.txt" 2>/dev/null || { mkdir -p "$KMMU_OUT"; : > "$KMMU_OUT/timings.txt"; }
+
+s=$(now); "$TOP/scripts/apply.sh"; timing "fetch + apply" $(( $(now) - s ))
+
+for k in $KERNELS; do
+	s=$(now)
+	"$TOP/scripts/build-kernel.sh" "$KMMU_OUT/trees/$k" "${frags[@]}" >/dev/null
+	timing "build $k kernel" $(( $(now) - s ))
+done
+
+s=$(now)
+bin=$("$TOP/scripts/build-selftests.sh" "$TEST_LIST")
+python3 "$TOP/scripts/vmrun.py" initramfs --bin "$bin" --list "$TEST_LIST" \
+	--out "$KMMU_OUT/initramfs.cpio.gz" >/dev/null
+timing "selftests + initramfs" $(( $(now) - s ))
+
+rc=0
+dirs_base=() dirs_patched=()
+for mode in $MODES; do
+	for k in $KERNELS; do
+		d=$KMMU_OUT/results/$k-$mode
+		rm -rf "$d"
+		msg "VM run: $k kernel, $mode"
+		s=$(now)
+		python3 "$TOP/scripts/vmrun.py" run --kernel "$KMMU_OUT/trees/$k/build/arch/x86/boot/bzImage" \
+			--initramfs "$KMMU_OUT/initramfs.cpio.gz" --list "$TEST_LIST" --mode "$mode" \
+			--label "$k" --out "$d" --max-seconds "$MAX_SECONDS" ${ONLY:+--only "$ONLY"} || true
+		timing "VM run $k $mode" $(( $(now) - s ))
+		if [ "$k" = base ]; then dirs_base+=("$d"); else dirs_patched+=("$d"); fi
+	done
+done
+
+echo
+echo "== $(wc -l < "$KMMU_OUT/trees/patched/APPLIED") patches on $(cat "$KMMU_OUT/trees/base/VERSION"); modes: $MODES"
+if [ ${#dirs_patched[@]} -eq 0 ]; then
+	# Only the base was asked for: report it as the kernel under test.
+	dirs_patched=("${dirs_base[@]}"); dirs_base=()
+fi
+python3 "$TOP/scripts/report.py" --patched "${dirs_patched[@]}" \
+	${dirs_base:+--base "${dirs_base[@]}"} --json "$KMMU_OUT/results/report.json" || rc=1
+timing "total" $(( $(now) - t0 ))
+echo
+echo "Timings:"; sed 's/^/  /' "$KMMU_OUT/timings.txt"
+echo "Logs: $KMMU_OUT/results/<kernel>-<mode>/ (console-g*.log, tap-g*.log, results.tap)"
+exit $rc

@@ -1,0 +1,328 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Run the KVM selftest list in QEMU (TCG, -cpu max: SVM with nested paging).
+
+  vmrun.py initramfs --bin DIR --out FILE [--list FILE]
+      Pack busybox, scripts/guest-init.sh and the listed test binaries.
+  vmrun.py run --kernel BZIMAGE --initramfs FILE --mode tdp|shadow-mmu|npt-off
+               --out DIR [--label NAME] [--list FILE] [--only REGEX]
+      Boot once per group of tests sharing boot parameters; collect TAP from
+      the guest's second serial port; kill the VM when a test overruns its
+      timeout (a hang) or the whole run overruns --max-seconds; scan the
+      console for splats.  Writes DIR/results.json, DIR/results.tap and the
+      raw console-gN.log / tap-gN.log files.
+
+Exit status of run: 0 when every test passed or skipped and the console is
+clean, 1 otherwise.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scanconsole  # noqa: E402
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_LIST = os.path.join(TOP, 'tests', 'kvm-tests.list')
+
+# Kernel parameters of each mode.  kvm.tdp_mmu is 0444, so it has to be given
+# at boot; npt-off runs the shadow MMU without two-dimensional paging.
+MODES = {
+    'tdp': ['kvm.tdp_mmu=Y'],
+    'shadow-mmu': ['kvm.tdp_mmu=N'],
+    'npt-off': ['kvm_amd.npt=0'],
+}
+BASE_CMDLINE = ['console=ttyS0,115200', 'panic=-1', 'hugepagesz=2M', 'hugepages=256',
+                'printk.time=1', 'loglevel=7']
+BOOT_TIMEOUT = 180      # seconds from QEMU start to the guest's first TAP line
+GRACE = 60              # seconds past a test's own timeout before the VM is killed
+
+
+def parse_list(path):
+    """Parse the test list.  Returns a list of dicts in file order."""
+    tests = []
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.split('#', 1)[0].strip()
+            if not line:
+                continue
+            fields = line.split()
+            if len(fields) < 3:
+                raise SystemExit('%s:%d: expected "name timeout boot-params [args]"' % (path, lineno))
+            name, timeout, boot = fields[0], fields[1], fields[2]
+            if not timeout.isdigit():
+                raise SystemExit('%s:%d: timeout must be seconds, got %r' % (path, lineno, timeout))
+            tests.append({
+                'id': len(tests) + 1,
+                'name': name,
+                'timeout': int(timeout),
+                'boot': [] if boot == '-' else boot.split(','),
+                'args': ' '.join(fields[3:]),
+            })
+    return tests
+
+
+def groups_of(tests):
+    """Group tests by boot parameters, keeping list order within a group."""
+    groups = []
+    for t in tests:
+        for g in groups:
+            if g['boot'] == t['boot']:
+                g['tests'].append(t)
+                break
+        else:
+            groups.append({'boot': t['boot'], 'tests': [t]})
+    for n, g in enumerate(groups):
+        g['n'] = n
+    return groups
+
+
+def test_key(t):
+    return '%s %s' % (t['name'], t['args']) if t['args'] else t['name']
+
+
+# ---------------------------------------------------------------- initramfs
+
+def cmd_initramfs(a):
+    tests = parse_list(a.list)
+    busybox = shutil.which('busybox') or '/bin/busybox'
+    out = subprocess.run(['file', '-L', busybox], capture_output=True, text=True).stdout \
+        if shutil.which('file') else 'statically linked'
+    if 'statically linked' not in out and 'static-pie' not in out:
+        raise SystemExit('error: %s is not static; install busybox-static' % busybox)
+    with tempfile.TemporaryDirectory() as d:
+        for sub in ('bin', 'kvm', 'tests', 'proc', 'sys', 'dev', 'tmp', 'etc'):
+            os.makedirs(os.path.join(d, sub))
+        shutil.copy(busybox, os.path.join(d, 'bin', 'busybox'))
+        shutil.copy(os.path.join(TOP, 'scripts', 'guest-init.sh'), os.path.join(d, 'init'))
+        os.chmod(os.path.join(d, 'init'), 0o755)
+        missing = []
+        for t in tests:
+            src = os.path.join(a.bin, t['name'])
+            dst = os.path.join(d, 'kvm', t['name'])
+            if os.path.exists(dst):
+                continue
+            if not os.path.exists(src):
+                missing.append(t['name'])
+                continue
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copy(src, dst)
+        if missing:
+            raise SystemExit('error: test binaries missing in %s: %s' % (a.bin, ' '.join(missing)))
+        for g in groups_of(tests):
+            with open(os.path.join(d, 'tests', 'group-%d.list' % g['n']), 'w') as f:
+                for t in g['tests']:
+                    f.write('%d\t%s\t%d\t%s\n' % (t['id'], t['name'], t['timeout'], t['args']))
+        with open(os.path.join(d, 'tests', 'groups.json'), 'w') as f:
+            json.dump(groups_of(tests), f)
+        find = subprocess.Popen(['find', '.', '-print0'], cwd=d, stdout=subprocess.PIPE)
+        with open(a.out, 'wb') as outf:
+            cpio = subprocess.Popen(['cpio', '--null', '-o', '-H', 'newc', '--quiet'], cwd=d,
+                                    stdin=find.stdout, stdout=subprocess.PIPE)
+            gz = subprocess.run(['gzip', '-1'], stdin=cpio.stdout, stdout=outf)
+            cpio.wait()
+            find.wait()
+            if cpio.returncode or gz.returncode or find.returncode:
+                raise SystemExit('error: packing the initramfs failed')
+    print(a.out)
+    return 0
+
+
+# ---------------------------------------------------------------------- run
+
+_RESULT = re.compile(r'^(ok|not ok) (\d+) (\S+)(?: # (.*))?$')
+
+
+def parse_tap(text):
+    """Return (results by id, begun ids in order, boot info lines)."""
+    results, begun, info = {}, [], []
+    for line in text.splitlines():
+        if line.startswith('# kmmu-begin '):
+            begun.append(int(line.split()[2]))
+        elif line.startswith('# kmmu-'):
+            info.append(line[2:])
+        m = _RESULT.match(line)
+        if m:
+            tid = int(m.group(2))
+            directive = m.group(4) or ''
+            if m.group(1) == 'ok':
+                status = 'skip' if directive.startswith('SKIP') else 'pass'
+            else:
+                status = 'timeout' if directive.startswith('TIMEOUT') else 'fail'
+            secs = re.search(r'time=([\d.]+)s', directive)
+            results[tid] = {'status': status, 'detail': directive,
+                            'secs': float(secs.group(1)) if secs else None}
+    return results, begun, info
+
+
+def test_output(text, tid):
+    """The '# ' lines a test printed, between its begin marker and its result."""
+    out, inside = [], False
+    for line in text.splitlines():
+        if line.startswith('# kmmu-begin %d ' % tid):
+            inside = True
+            continue
+        if inside:
+            if _RESULT.match(line):
+                break
+            out.append(line[2:] if line.startswith('# ') else line)
+    return out
+
+
+def boot_group(a, g, outdir, deadline, only=None):
+    console = os.path.join(outdir, 'console-g%d.log' % g['n'])
+    tap = os.path.join(outdir, 'tap-g%d.log' % g['n'])
+    for p in (console, tap):
+        if os.path.exists(p):
+            os.unlink(p)
+    cmdline = BASE_CMDLINE + MODES[a.mode] + g['boot'] + ['kmmu.group=%d' % g['n']]
+    if only:
+        cmdline.append('kmmu.only=' + ','.join(str(i) for i in only))
+    qemu = [a.qemu, '-accel', 'tcg,thread=multi', '-cpu', 'max', '-smp', str(a.smp),
+            '-m', a.mem, '-no-user-config', '-nodefaults', '-display', 'none', '-no-reboot',
+            '-kernel', a.kernel, '-initrd', a.initramfs,
+            '-serial', 'file:' + console, '-serial', 'file:' + tap,
+            '-append', ' '.join(cmdline)]
+    with open(os.path.join(outdir, 'qemu-g%d.cmd' % g['n']), 'w') as f:
+        f.write(' '.join(qemu) + '\n')
+    start = time.time()
+    proc = subprocess.Popen(qemu, stdout=subprocess.DEVNULL, stderr=open(
+        os.path.join(outdir, 'qemu-g%d.err' % g['n']), 'w'))
+    killed = None
+    begun_at = {}
+    while proc.poll() is None:
+        time.sleep(1)
+        now = time.time()
+        text = open(tap, errors='replace').read() if os.path.exists(tap) else ''
+        results, begun, _ = parse_tap(text)
+        if not text and now - start > BOOT_TIMEOUT:
+            killed = 'no output from the guest %d s after boot: boot hang' % BOOT_TIMEOUT
+        for tid in begun:
+            begun_at.setdefault(tid, now)
+        running = [tid for tid in begun if tid not in results]
+        if running:
+            t = next(t for t in g['tests'] if t['id'] == running[-1])
+            if now - begun_at[t['id']] > t['timeout'] + GRACE:
+                killed = 'test %d %s hung: no result %d s after its %d s timeout' % (
+                    t['id'], t['name'], GRACE, t['timeout'])
+        if now > deadline:
+            killed = 'whole run exceeded %d s' % a.max_seconds
+        if killed:
+            proc.kill()
+            break
+    proc.wait()
+    text = open(tap, errors='replace').read() if os.path.exists(tap) else ''
+    return text, console, killed, time.time() - start
+
+
+def cmd_run(a):
+    tests = parse_list(a.list)
+    if a.only:
+        tests = [t for t in tests if re.search(a.only, test_key(t))]
+    os.makedirs(a.out, exist_ok=True)
+    deadline = time.time() + a.max_seconds
+    records, boots, run_problems = [], [], []
+    for g in groups_of(parse_list(a.list)):
+        wanted = [t for t in g['tests'] if t in tests]
+        if not wanted:
+            continue
+        only = [t['id'] for t in wanted] if a.only else None
+        text, console, killed, secs = boot_group(a, g, a.out, deadline, only)
+        results, begun, info = parse_tap(text)
+        findings = scanconsole.scan_file(console) if os.path.exists(console) else []
+        done = '# kmmu-done' in text
+        boot = {'group': g['n'], 'boot': g['boot'], 'seconds': round(secs, 1), 'info': info,
+                'killed': killed, 'completed': done,
+                'splats': [dict(f, log=os.path.basename(console)) for f in findings]}
+        boots.append(boot)
+        if killed:
+            run_problems.append('group %d: VM killed: %s' % (g['n'], killed))
+        elif not done:
+            run_problems.append('group %d: VM stopped before the tests finished (panic or crash?)' % g['n'])
+        for f in findings:
+            if not f['test']:
+                run_problems.append('group %d: %s' % (g['n'], scanconsole.format_finding(
+                    os.path.basename(console), f)))
+        for t in g['tests']:
+            if t not in wanted:
+                continue
+            r = results.get(t['id'])
+            if r is None:
+                if killed and t['id'] in begun:
+                    r = {'status': 'hang', 'detail': killed, 'secs': None}
+                else:
+                    r = {'status': 'notrun', 'detail': killed or 'VM stopped before this test',
+                         'secs': None}
+            splats = [f for f in findings if f['test'] and int(f['test'].split()[0]) == t['id']]
+            rec = dict(t, **r)
+            rec['key'] = test_key(t)
+            rec['mode'] = a.mode
+            rec['splats'] = ['%s: %s' % (f['kind'], f['text']) for f in splats]
+            rec['output_tail'] = test_output(text, t['id'])[-15:] if r['status'] != 'pass' else []
+            records.append(rec)
+    out = {'label': a.label, 'mode': a.mode, 'kernel': os.path.abspath(a.kernel),
+           'tests': records, 'boots': boots, 'problems': run_problems}
+    with open(os.path.join(a.out, 'results.json'), 'w') as f:
+        json.dump(out, f, indent=1)
+    with open(os.path.join(a.out, 'results.tap'), 'w') as f:
+        f.write('TAP version 13\n1..%d\n' % len(records))
+        for n, r in enumerate(records, 1):
+            ok = r['status'] in ('pass', 'skip') and not r['splats']
+            directive = r['detail'] or ''
+            if r['splats']:
+                directive = 'kernel splat: ' + r['splats'][0]
+            f.write('%s %d %s%s\n' % ('ok' if ok else 'not ok', n, r['key'],
+                                      ' # ' + directive if directive else ''))
+        for p in run_problems:
+            f.write('# run problem: %s\n' % p)
+    bad = [r for r in records if r['status'] not in ('pass', 'skip') or r['splats']]
+    npass = sum(1 for r in records if r['status'] == 'pass' and not r['splats'])
+    nskip = sum(1 for r in records if r['status'] == 'skip' and not r['splats'])
+    print('%s/%s: %d tests: %d pass, %d skip, %d fail%s' % (
+        a.label, a.mode, len(records), npass, nskip, len(bad),
+        '; run problems: ' + '; '.join(run_problems) if run_problems else ''))
+    for r in bad:
+        print('  %-8s %s %s' % (r['status'].upper(), r['key'],
+                                r['splats'][0] if r['splats'] else r['detail']))
+    return 1 if bad or run_problems else 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest='cmd', required=True)
+    i = sub.add_parser('initramfs')
+    i.add_argument('--bin', required=True, help='directory with the built selftests (OUTPUT)')
+    i.add_argument('--out', required=True)
+    i.add_argument('--list', default=DEFAULT_LIST)
+    r = sub.add_parser('run')
+    r.add_argument('--kernel', required=True)
+    r.add_argument('--initramfs', required=True)
+    r.add_argument('--mode', choices=sorted(MODES), default='tdp')
+    r.add_argument('--out', required=True)
+    r.add_argument('--label', default='kernel')
+    r.add_argument('--list', default=DEFAULT_LIST)
+    r.add_argument('--only', help='regex on "name args": run only matching tests')
+    r.add_argument('--smp', type=int, default=2)
+    r.add_argument('--mem', default='3G')
+    r.add_argument('--qemu', default='qemu-system-x86_64')
+    r.add_argument('--max-seconds', type=int, default=3600)
+    a = p.parse_args()
+    if a.cmd == 'initramfs':
+        return cmd_initramfs(a)
+    for f in (a.kernel, a.initramfs):
+        if not os.path.exists(f):
+            raise SystemExit('error: no such file: %s' % f)
+    if not shutil.which(a.qemu):
+        raise SystemExit('error: %s not found (Debian package qemu-system-x86)' % a.qemu)
+    return cmd_run(a)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
