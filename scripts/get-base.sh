@@ -11,6 +11,16 @@
 set -e
 . "$(dirname "$0")/lib.sh"
 
+# Tests of the harness itself point this at a small fake tree.
+if [ -n "${KMMU_BASE_SRC:-}" ]; then
+	[ -f "$KMMU_BASE_SRC/Makefile" ] || die "KMMU_BASE_SRC=$KMMU_BASE_SRC is not a kernel tree"
+	mkdir -p "$KMMU_OUT/trees/base"
+	rsync -a --delete "$KMMU_BASE_SRC/" "$KMMU_OUT/trees/base/src/"
+	echo "$BASE_VERSION (test tree $KMMU_BASE_SRC)" > "$KMMU_OUT/trees/base/VERSION"
+	echo "$KMMU_OUT/trees/base/src"
+	exit 0
+fi
+
 need apt-get:apt dpkg-deb:dpkg xz:xz-utils tar:tar
 
 debs=$KMMU_CACHE/debs

@@ -21,7 +21,7 @@ export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 # The series this tree carries: 6.12 (default) or mainline.
 SERIES_NAME=${SERIES:-6.12}
 case "$SERIES_NAME" in
-6.12)	SERIES_FILE=$TOP/series; PATCH_DIR=$TOP/patches ;;
+6.12)	SERIES_FILE=${KMMU_SERIES_FILE:-$TOP/series}; PATCH_DIR=${KMMU_PATCH_DIR:-$TOP/patches} ;;
 *)	echo "error: unknown SERIES=$SERIES_NAME" >&2; exit 2 ;;
 esac
 

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Static checks of the series, one patch at a time.  Prints TAP.
+#
+#  - the series file and patches/ agree
+#  - each patch: a "KVM: ...:"-style shortlog of at most 80 characters, the
+#    role identity as author and in a Signed-off-by, a changelog body
+#  - scripts/checkpatch.pl --strict of the base tree: no error, warning or check
+#  - bisect build: the patches applied one by one on the git import of the
+#    base (scripts/series-git.sh); after each, arch/x86/kvm/ builds with W=1
+#    (and virt/kvm/), and the files the patch touches have no W=1 warning and
+#    no sparse (C=2) warning that the base does not already have.
+#
+# Environment: SKIP_BISECT=1 skips the build steps (metadata and checkpatch only).
+set -e
+. "$(dirname "$0")/lib.sh"
+
+n=0 failed=0
+tap() {		# tap ok|fail DESCRIPTION [DETAIL-FILE]
+	n=$((n + 1))
+	if [ "$1" = ok ]; then
+		echo "ok $n $2"
+	else
+		echo "not ok $n $2"
+		failed=$((failed + 1))
+		[ -n "${3:-}" ] && [ -s "$3" ] && sed 's/^/#   /' "$3" | head -n 40
+	fi
+	return 0
+}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+echo "TAP version 13"
+
+# 1. series <-> patches/
+listed=$(series_patches)
+: > "$tmp/consistency"
+for p in $listed; do [ -f "$PATCH_DIR/$p" ] || echo "listed but missing: $p" >> "$tmp/consistency"; done
+for f in "$PATCH_DIR"/*.patch; do
+	[ -e "$f" ] || continue
+	printf '%s\n' "$listed" | grep -qxF "$(basename "$f")" ||
+		echo "in patches/ but not in series: $(basename "$f")" >> "$tmp/consistency"
+done
+[ -n "$(printf '%s\n' "$listed" | sort | uniq -d)" ] && echo "listed twice: $(printf '%s\n' "$listed" | sort | uniq -d)" >> "$tmp/consistency"
+[ -s "$tmp/consistency" ] && tap fail "series file and patches/ agree" "$tmp/consistency" ||
+	tap ok "series file and patches/ agree"
+grep -q '^# base-version: ' "$SERIES_FILE" && tap ok "series header records the base version" ||
+	tap fail "series header records the base version"
+
+count=$(printf '%s\n' "$listed" | grep -c . || true)
+if [ "$count" -eq 0 ]; then
+	echo "# the series is empty: no patch to check"
+	echo "1..$n"
+	[ $failed -eq 0 ]
+	exit
+fi
+
+base=$("$TOP/scripts/get-base.sh")
+role='KVM MMU Series <kvm-mmu-series@localhost.localdomain>'
+scope_re='^(KVM: (x86|x86/mmu|x86/tdp_mmu|selftests|SVM|nSVM|VMX|nVMX|TDX|guest_memfd)|KVM): [A-Z]'
+
+# 2. metadata and checkpatch, per patch
+for p in $listed; do
+	f=$PATCH_DIR/$p
+	[ -f "$f" ] || continue
+	subj=$(sed -n '/^Subject: /{s/^Subject: //;N;s/\n\([ \t]\)/\1/;P;D}' "$f" | head -n 1 | sed 's/^\[[^]]*\] *//')
+	: > "$tmp/meta"
+	printf '%s\n' "$subj" | grep -qE "$scope_re" || echo "shortlog scope/capital: '$subj'" >> "$tmp/meta"
+	case "$subj" in *.) echo "shortlog ends with a period" >> "$tmp/meta" ;; esac
+	[ ${#subj} -le 80 ] || echo "shortlog is ${#subj} characters (80 max)" >> "$tmp/meta"
+	grep -qxF "From: $role" "$f" || echo "author is not the role identity ($role)" >> "$tmp/meta"
+	grep -qxF "Signed-off-by: $role" "$f" || echo "no Signed-off-by: $role" >> "$tmp/meta"
+	body=$(awk '/^$/ && !h { h = 1; next } h && /^---$/ { exit } h' "$f" | grep -v -e '^Signed-off-by:' -e '^[A-Za-z-]*: ' | grep -c '[a-z]' || true)
+	[ "$body" -ge 2 ] || echo "changelog body is missing or one line" >> "$tmp/meta"
+	tap "$([ -s "$tmp/meta" ] && echo fail || echo ok)" "metadata: $p" "$tmp/meta"
+
+	(cd "$base" && perl scripts/checkpatch.pl --strict --no-summary --terse --show-types "$f") > "$tmp/cp" 2>&1 || true
+	grep -qE '(ERROR|WARNING|CHECK):' "$tmp/cp" && tap fail "checkpatch --strict: $p" "$tmp/cp" ||
+		tap ok "checkpatch --strict: $p"
+done
+
+if [ "${SKIP_BISECT:-0}" = 1 ]; then
+	echo "# SKIP_BISECT=1: bisect build, W=1 and sparse not run"
+	echo "1..$n"
+	[ $failed -eq 0 ]
+	exit
+fi
+
+# 3. bisect build with W=1 and sparse, compared with the base
+need_build_tools
+need sparse:sparse
+repo=$("$TOP/scripts/series-git.sh" import | tail -n 1)
+tag=base/$(printf %s "$BASE_VERSION" | tr '~:' '__')
+obj=$KMMU_OUT/bisect/build
+mkdir -p "$obj"
+cfg=$KMMU_OUT/trees/patched/build/.config
+[ -f "$cfg" ] || cfg=$KMMU_OUT/trees/base/build/.config
+[ -f "$cfg" ] || die "no kernel .config to build with: run 'make build' (or make run) first"
+cmp -s "$cfg" "$obj/.config" || cp "$cfg" "$obj/.config"
+bmake() { make -C "$repo" O="$obj" ARCH=x86_64 CC="ccache gcc" -j"$(nproc)" "$@"; }
+
+# Normalise warnings so they compare across line-number shifts.
+norm() { sed -n 's/^\([^ :]*\):[0-9]*:[0-9]*: \(warning\|error\): /\1: \2: /p' | sed 's/\.\.\/git\///' | sort; }
+
+commits=$(git -C "$repo" rev-list --reverse "$tag..series/$SERIES_NAME")
+git -C "$repo" checkout -q "$tag"
+bmake -s olddefconfig >/dev/null
+bmake -s prepare >/dev/null 2>&1
+bmake -s W=1 arch/x86/kvm/ virt/kvm/ > /dev/null 2> "$tmp/w1-base" || true
+norm < "$tmp/w1-base" > "$tmp/w1-base.n"
+declare -A sparse_base=()
+
+i=0
+for c in $commits; do
+	i=$((i + 1))
+	p=$(printf '%s\n' "$listed" | sed -n "${i}p")
+	git -C "$repo" checkout -q "$c"
+	files=$(git -C "$repo" diff --name-only "$c^" "$c")
+	if bmake -s W=1 arch/x86/kvm/ virt/kvm/ > "$tmp/w1.out" 2> "$tmp/w1" ; then
+		tap ok "builds (W=1, arch/x86/kvm virt/kvm): $p"
+	else
+		tap fail "builds (W=1, arch/x86/kvm virt/kvm): $p" "$tmp/w1"
+		continue
+	fi
+	norm < "$tmp/w1" > "$tmp/w1.n"
+	: > "$tmp/new-w1"
+	for fl in $files; do
+		comm -13 <(grep "^$fl: " "$tmp/w1-base.n" || true) <(grep "^$fl: " "$tmp/w1.n" || true) >> "$tmp/new-w1"
+	done
+	tap "$([ -s "$tmp/new-w1" ] && echo fail || echo ok)" "no new W=1 warning in touched files: $p" "$tmp/new-w1"
+
+	: > "$tmp/new-sparse"
+	for fl in $files; do
+		case "$fl" in arch/x86/kvm/*.c|virt/kvm/*.c) ;; *) continue ;; esac
+		o=${fl%.c}.o
+		if [ -z "${sparse_base[$o]+x}" ]; then
+			git -C "$repo" checkout -q "$tag"
+			if [ -f "$repo/$fl" ]; then
+				sparse_base[$o]=$(bmake -s C=2 "$o" 2>&1 >/dev/null | norm)
+			else
+				sparse_base[$o]=""
+			fi
+			git -C "$repo" checkout -q "$c"
+		fi
+		bmake -s C=2 "$o" 2>&1 >/dev/null | norm > "$tmp/sp"
+		comm -13 <(printf '%s\n' "${sparse_base[$o]}" | sed '/^$/d' | sort) "$tmp/sp" >> "$tmp/new-sparse"
+	done
+	tap "$([ -s "$tmp/new-sparse" ] && echo fail || echo ok)" "no new sparse warning: $p" "$tmp/new-sparse"
+done
+git -C "$repo" checkout -q "series/$SERIES_NAME"
+echo "1..$n"
+[ $failed -eq 0 ]

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Produce the cover letter and patch mails of the series, re-signed with the
+# sender's own git identity, with recipients from the base tree's
+# scripts/get_maintainer.pl.  Dry run by default: the mails are written to
+# $KMMU_OUT/send/<series>/ and `git send-email --dry-run` shows what would go
+# out.  SEND=1 sends them for real with git send-email.
+#
+# Environment:
+#   PREFIX="RFC PATCH 6.12"   subject prefix (default: from the cover file)
+#   VERSION=N                 reroll count (v2, v3 ...)
+#   COVER=FILE                cover letter text (default covers/<series>.txt):
+#                             first line the subject, the rest the body
+set -e
+. "$(dirname "$0")/lib.sh"
+
+need git:git perl:perl
+[ "$(series_patches | wc -l)" -gt 0 ] || die "the series is empty: nothing to send"
+sender_name=$(git -C "$TOP" config user.name || true)
+sender_email=$(git -C "$TOP" config user.email || true)
+[ -n "$sender_name" ] && [ -n "$sender_email" ] ||
+	die "set your own git identity first (git config user.name / user.email): the mails are signed with it"
+case "$sender_email" in
+*@localhost.localdomain) die "the sender identity is the role identity; set your own git identity" ;;
+esac
+
+cover=${COVER:-$TOP/covers/$SERIES_NAME.txt}
+[ -f "$cover" ] || die "no cover letter text $cover"
+prefix=${PREFIX:-$(sed -n 's/^# prefix: *//p' "$cover" | head -n 1)}
+prefix=${prefix:-PATCH}
+
+repo=$("$TOP/scripts/series-git.sh" import | tail -n 1)
+tag=base/$(printf %s "$BASE_VERSION" | tr '~:' '__')
+base_commit=$(git -C "$repo" rev-parse "$tag^{commit}")
+src=$repo
+
+# Re-sign on a scratch branch: each commit gets the sender's Signed-off-by
+# (after the role identity's), the author stays the role identity.
+git -C "$repo" checkout -q -B "send/$SERIES_NAME" "series/$SERIES_NAME"
+GIT_COMMITTER_NAME=$sender_name GIT_COMMITTER_EMAIL=$sender_email \
+	git -C "$repo" -c user.name="$sender_name" -c user.email="$sender_email" \
+	rebase -q --exec 'git commit -q --amend --no-edit --no-verify -s' "$tag" >/dev/null
+
+out=$KMMU_OUT/send/$SERIES_NAME
+rm -rf "$out"
+mkdir -p "$out"
+git -C "$repo" format-patch -q --cover-letter --base="$base_commit" --thread=shallow \
+	--subject-prefix="$prefix" ${VERSION:+-v "$VERSION"} \
+	--from="$sender_name <$sender_email>" -o "$out" "$tag..send/$SERIES_NAME" >/dev/null
+git -C "$repo" checkout -q "series/$SERIES_NAME"
+
+# Fill the cover letter: subject and body from the cover file, then the base
+# version and the latest test summary.
+cl=$(ls "$out"/*0000-cover-letter.patch)
+subject=$(grep -v '^#' "$cover" | head -n 1)
+{
+	grep -v '^#' "$cover" | tail -n +2
+	echo
+	echo "Base: Linux $(upstream_of "$BASE_VERSION") as shipped in Debian's $BASE_PKG $BASE_VERSION"
+	echo "(base-commit below is that source imported into git by scripts/series-git.sh)."
+	if [ -f "$KMMU_OUT/results/report.json" ]; then
+		echo
+		echo "Tested in QEMU (TCG, -cpu max, nested SVM with NPT), base vs patched:"
+		python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); c=r["counts"]; print("  %d passed, %d failed, %d skipped (KVM selftests, tdp_mmu on and off)" % (c["passed"], c["failed"], c["skipped"]))' "$KMMU_OUT/results/report.json"
+	fi
+} > "$out/.body"
+python3 - "$cl" "$subject" "$out/.body" <<'EOF'
+import sys
+path, subject, body = sys.argv[1], sys.argv[2], open(sys.argv[3]).read().rstrip('\n')
+s = open(path).read()
+s = s.replace('*** SUBJECT HERE ***', subject).replace('*** BLURB HERE ***', body)
+open(path, 'w').write(s)
+EOF
+rm -f "$out/.body"
+
+# Recipients, as the base tree's get_maintainer.pl reports them.
+gm() { (cd "$src" && perl scripts/get_maintainer.pl --no-git --no-git-fallback --no-rolestats "$@"); }
+to=$(ls "$out"/*.patch | grep -v cover-letter | xargs -r gm -m --no-l --no-r 2>/dev/null | paste -sd, -)
+lists=$(ls "$out"/*.patch | grep -v cover-letter | xargs -r gm --no-m --no-r -l 2>/dev/null | paste -sd, -)
+cc=$(ls "$out"/*.patch | grep -v cover-letter | xargs -r gm --no-m --no-l -r 2>/dev/null | paste -sd, -)
+extra_cc=$(sed -n 's/^# cc: *//p' "$cover" | paste -sd, -)
+{
+	echo "to: $to"
+	echo "cc: ${lists}${cc:+,$cc}${extra_cc:+,$extra_cc}"
+	echo "base-commit: $base_commit"
+	echo "base-version: $BASE_PKG $BASE_VERSION"
+} > "$out/RECIPIENTS"
+
+msg "mails written to $out:"
+ls "$out" >&2
+cat "$out/RECIPIENTS"
+args=(--confirm=never --suppress-cc=self)
+IFS=, read -r -a tos <<< "$to"; for x in "${tos[@]}"; do [ -n "$x" ] && args+=(--to "$x"); done
+IFS=, read -r -a ccs <<< "${lists}${cc:+,$cc}${extra_cc:+,$extra_cc}"; for x in "${ccs[@]}"; do [ -n "$x" ] && args+=(--cc "$x"); done
+if [ "${SEND:-0}" = 1 ]; then
+	need git-send-email:git-email
+	git -C "$TOP" send-email "${args[@]}" "$out"/*.patch
+elif git send-email -h >/dev/null 2>&1 || [ $? -eq 129 ]; then
+	msg "dry run (SEND=1 sends): git send-email --dry-run"
+	git -C "$TOP" send-email --dry-run "${args[@]}" "$out"/*.patch 2>&1 | grep -E '^(Dry-|Subject|To|Cc|From)' | head -n 60 || true
+else
+	msg "dry run: git send-email is not installed (Debian package git-email); mails are in $out"
+fi

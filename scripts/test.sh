@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The project's tests, in order:
+#   1. the console scanner on recorded logs         (tests/test-scanconsole.py)
+#   2. the harness scripts on small fake trees       (tests/test-harness.sh)
+#   3. static checks of the series, bisect build     (scripts/check-series.sh)
+#   4. the main job: base and patched kernels in the VM, side by side (scripts/run.sh)
+# Each step prints TAP or a table; the last line sums them all up as
+# "N passed, N failed, N skipped".  Exit status 0 only when nothing failed.
+#
+# Environment: the same as scripts/run.sh; SKIP_VM=1 leaves out step 4.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+mkdir -p "$KMMU_OUT"
+passed=0 failed=0 skipped=0
+step_rc=0
+
+# Count a TAP stream: "ok" (not SKIP) passes, "ok ... # SKIP" skips, "not ok" fails.
+count_tap() {
+	local p f s
+	p=$(grep -cE '^ok [0-9]+' "$1" || true)
+	s=$(grep -cE '^ok [0-9]+ .*# SKIP' "$1" || true)
+	f=$(grep -cE '^not ok [0-9]+' "$1" || true)
+	passed=$((passed + p - s)); skipped=$((skipped + s)); failed=$((failed + f))
+}
+
+step() {	# step NAME COMMAND...: run, show, count
+	local name=$1 log=$KMMU_OUT/test-$1.log rc start
+	shift
+	echo "=== $name"
+	start=$(now)
+	"$@" > >(tee "$log") 2>&1
+	rc=$?
+	wait
+	echo "=== $name: exit $rc, $(( $(now) - start )) s"
+	return $rc
+}
+
+step scanner python3 "$TOP/tests/test-scanconsole.py"
+[ $? -eq 0 ] || step_rc=1
+count_tap "$KMMU_OUT/test-scanner.log"
+
+step harness bash "$TOP/tests/test-harness.sh"
+[ $? -eq 0 ] || step_rc=1
+count_tap "$KMMU_OUT/test-harness.log"
+
+# The bisect build needs a configured kernel: apply and configure first (the
+# main job reuses all of it).
+step prepare bash -c "'$TOP/scripts/apply.sh' && '$TOP/scripts/build-kernel.sh' '$KMMU_OUT/trees/patched' >/dev/null"
+if [ $? -ne 0 ]; then
+	echo "not ok - apply and build the patched kernel"
+	failed=$((failed + 1))
+	echo "$passed passed, $failed failed, $skipped skipped"
+	exit 1
+fi
+passed=$((passed + 1))
+
+step static bash "$TOP/scripts/check-series.sh"
+[ $? -eq 0 ] || step_rc=1
+count_tap "$KMMU_OUT/test-static.log"
+
+if [ "${SKIP_VM:-0}" = 1 ]; then
+	echo "=== vm: skipped (SKIP_VM=1)"
+else
+	step vm bash "$TOP/scripts/run.sh"
+	[ $? -eq 0 ] || step_rc=1
+	last=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$KMMU_OUT/test-vm.log" | tail -n 1)
+	if [ -n "$last" ]; then
+		read -r p _ f _ s _ <<< "$(echo "$last" | tr -d ',')"
+		passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+	else
+		echo "not ok - the VM run produced no result table"
+		failed=$((failed + 1))
+	fi
+fi
+
+[ $step_rc -eq 0 ] || [ $failed -gt 0 ] || failed=1
+echo
+echo "$passed passed, $failed failed, $skipped skipped"
+[ $failed -eq 0 ]

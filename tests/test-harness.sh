@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Tests of the harness scripts themselves, on small fake kernel trees (a
+# Makefile with a version and a few files), so that they run in seconds:
+# apply with quilt and with git am, refusals (dirty tree, other version,
+# patch that does not apply: name and rejected hunk shown, nothing lost),
+# the series <-> git branch round trip, and the test-list parser.
+# Prints TAP.
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+n=0 failed=0
+ok()   { n=$((n + 1)); echo "ok $n $1"; }
+fail() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $1"; [ -f "${2:-}" ] && sed 's/^/#   /' "$2" | head -n 30; }
+check() { local d=$1; shift; if "$@"; then ok "$d"; else fail "$d" "$work/log"; fi; }
+
+echo "TAP version 13"
+
+# A fake 6.12.117 tree, and a series of two patches made against it.
+mktree() {	# $1 dir, $2 sublevel
+	mkdir -p "$1/arch/x86/kvm/mmu"
+	printf 'VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = %s\nEXTRAVERSION =\n' "$2" > "$1/Makefile"
+	printf 'int a;\nint b;\nint c;\n' > "$1/arch/x86/kvm/mmu/tdp_mmu.c"
+	printf 'int x;\n' > "$1/arch/x86/kvm/mmu/mmu.c"
+}
+mktree "$work/fake" 117
+mkdir -p "$work/series/patches"
+mkpatch() {	# $1 file, $2 subject, $3 path, $4 old line, $5 new line
+	cat > "$work/series/patches/$1" <<EOF
+From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
+From: KVM MMU Series <kvm-mmu-series@localhost.localdomain>
+Date: Sat, 21 Nov 2026 12:00:00 +0000
+Subject: [PATCH] $2
+
+Change one line of the fake tree, so that the harness has something to
+apply.
+
+Signed-off-by: KVM MMU Series <kvm-mmu-series@localhost.localdomain>
+---
+ $3 | 2 +-
+ 1 file changed, 1 insertion(+), 1 deletion(-)
+
+diff --git a/$3 b/$3
+--- a/$3
++++ b/$3
+@@ -1,3 +1,3 @@
+ int a;
+-$4
++$5
+ int c;
+-- 
+2.39.5
+
+EOF
+}
+mkpatch kvm-x86-mmu-change-b.patch "KVM: x86/mmu: Change b" arch/x86/kvm/mmu/tdp_mmu.c "int b;" "long b;"
+printf '# base-version: 6.12.117-1~deb12u1\n\n# first\nkvm-x86-mmu-change-b.patch\n' > "$work/series/series"
+
+env_for() {	# the environment of a harness run on the fake tree
+	echo KMMU_OUT="$work/out-$1" KMMU_CACHE="$work/cache" KMMU_SERIES_FILE="$work/series/series" \
+	     KMMU_PATCH_DIR="$work/series/patches"
+}
+
+# 1. default flow with quilt on the (fake) base
+run() { local tag=$1; shift; env $(env_for "$tag") "$@" > "$work/log" 2>&1; }
+check "quilt applies the series with --fuzz=0" \
+	run q env KMMU_BASE_SRC="$work/fake" "$TOP/scripts/apply.sh"
+check "patched tree has the change, base tree does not" \
+	bash -c "grep -q 'long b;' '$work/out-q/trees/patched/src/arch/x86/kvm/mmu/tdp_mmu.c' &&
+		 grep -q 'int b;' '$work/out-q/trees/base/src/arch/x86/kvm/mmu/tdp_mmu.c'"
+
+# 2. a patch that does not apply: stop, name it, show the rejected hunk
+mkpatch kvm-x86-mmu-bad.patch "KVM: x86/mmu: Bad context" arch/x86/kvm/mmu/tdp_mmu.c "int zzz;" "long zzz;"
+printf 'kvm-x86-mmu-bad.patch\n' >> "$work/series/series"
+run r env KMMU_BASE_SRC="$work/fake" "$TOP/scripts/apply.sh"; rc=$?
+check "a patch that does not apply stops the run (exit $rc)" test $rc -ne 0
+check "the failing patch is named" grep -q "patch 'kvm-x86-mmu-bad.patch' does not apply" "$work/log"
+check "the rejected hunk is shown" grep -q '^-int zzz;' "$work/log"
+check "the patched tree is not marked complete" test ! -e "$work/out-r/trees/patched/APPLIED"
+sed -i '/kvm-x86-mmu-bad.patch/d' "$work/series/series"
+rm "$work/series/patches/kvm-x86-mmu-bad.patch"
+
+# 3. KSRC: another version is refused, a dirty git tree is refused
+mktree "$work/other" 116
+run v env KSRC="$work/other" "$TOP/scripts/apply.sh"; rc=$?
+check "KSRC of another kernel version is refused" \
+	bash -c "[ $rc -ne 0 ] && grep -q 'is Linux 6.12.116 but the series is for 6.12.117' '$work/log'"
+cp -a "$work/fake" "$work/gittree"
+git -C "$work/gittree" init -q && git -C "$work/gittree" add -A &&
+	git -C "$work/gittree" -c user.name=t -c user.email=t@t commit -qm base
+echo dirt >> "$work/gittree/arch/x86/kvm/mmu/mmu.c"
+run d env KSRC="$work/gittree" "$TOP/scripts/apply.sh"; rc=$?
+check "a dirty KSRC git tree is refused" bash -c "[ $rc -ne 0 ] && grep -q 'uncommitted changes' '$work/log'"
+check "the refusal changed nothing in it" grep -q dirt "$work/gittree/arch/x86/kvm/mmu/mmu.c"
+git -C "$work/gittree" checkout -q -- .
+
+# 4. KSRC git tree: git am on a new branch, user's checkout untouched
+check "git am applies the series on a new branch of a KSRC git tree" \
+	run g env KSRC="$work/gittree" "$TOP/scripts/apply.sh"
+check "the branch has one commit per patch, authored by the role identity" \
+	bash -c "[ \$(git -C '$work/gittree' rev-list --count master..kvm-mmu-series/6.12) = 1 ] &&
+		 git -C '$work/gittree' log -1 --format=%an kvm-mmu-series/6.12 | grep -qx 'KVM MMU Series'"
+check "the user's own checkout is untouched" \
+	bash -c "[ \$(git -C '$work/gittree' symbolic-ref --short HEAD) = master ] &&
+		 grep -q 'int b;' '$work/gittree/arch/x86/kvm/mmu/tdp_mmu.c'"
+run g2 env KSRC="$work/gittree" "$TOP/scripts/apply.sh"; rc=$?
+check "an existing branch is not overwritten" bash -c "[ $rc -ne 0 ] && grep -q 'already exists' '$work/log'"
+
+# 5. series <-> git branch round trip: import then export changes nothing
+# (The first export turns the hand-written fixture into git format-patch
+# output; from then on a round trip must be byte-identical.)
+check "series-git import" run e env KMMU_BASE_SRC="$work/fake" "$TOP/scripts/series-git.sh" import
+check "series-git export right after import" run e env KMMU_BASE_SRC="$work/fake" "$TOP/scripts/series-git.sh" export
+cp -a "$work/series" "$work/series.orig"
+run e env KMMU_BASE_SRC="$work/fake" "$TOP/scripts/series-git.sh" import
+run e env KMMU_BASE_SRC="$work/fake" "$TOP/scripts/series-git.sh" export
+check "a second round trip rewrites nothing (patches and series file)" diff -r "$work/series.orig" "$work/series"
+# An edit on the branch comes back as a new patch file named by its subject.
+repo=$work/out-e/git
+echo 'int y;' >> "$repo/arch/x86/kvm/mmu/mmu.c"
+git -C "$repo" -c user.name="KVM MMU Series" -c user.email=kvm-mmu-series@localhost.localdomain \
+	commit -qam "KVM: x86/mmu: Add y" -m "Add y, so that the export has a second patch." -s
+check "an edited branch exports" run e env KMMU_BASE_SRC="$work/fake" "$TOP/scripts/series-git.sh" export
+check "the new commit became kvm-x86-mmu-add-y.patch, listed after the first" \
+	bash -c "[ \"\$(grep -v '^#' '$work/series/series' | grep .)\" = \"\$(printf 'kvm-x86-mmu-change-b.patch\nkvm-x86-mmu-add-y.patch')\" ]"
+check "comments above a patch stay with it" bash -c "grep -B1 -x 'kvm-x86-mmu-change-b.patch' '$work/series/series' | grep -qx '# first'"
+check "re-import refuses nothing after export (branch matches)" \
+	run e env KMMU_BASE_SRC="$work/fake" "$TOP/scripts/series-git.sh" import
+
+# 6. the test list parses, and every test has a sane timeout
+check "the test list parses" python3 -c "
+import sys; sys.path.insert(0, '$TOP/scripts'); import vmrun
+t = vmrun.parse_list('$TOP/tests/kvm-tests.list')
+assert len(t) > 10 and all(0 < x['timeout'] <= 600 for x in t), t
+g = vmrun.groups_of(t); assert sum(len(x['tests']) for x in g) == len(t)
+"
+check "TAP parsing classifies pass, skip, fail, timeout" python3 -c "
+import sys; sys.path.insert(0, '$TOP/scripts'); import vmrun
+r, b, i = vmrun.parse_tap('''# kmmu-begin 1 a 10
+ok 1 a # time=1.0s
+# kmmu-begin 2 b 10
+ok 2 b # SKIP no svm time=0.1s
+# kmmu-begin 3 c 10
+not ok 3 c # exit=1 time=2.0s
+# kmmu-begin 4 d 10
+not ok 4 d # TIMEOUT after 10s (killed in the guest)
+# kmmu-begin 5 e 10
+''')
+assert [r[k]['status'] for k in (1, 2, 3, 4)] == ['pass', 'skip', 'fail', 'timeout'], r
+assert b == [1, 2, 3, 4, 5] and 5 not in r
+"
+
+echo "1..$n"
+[ $failed -eq 0 ]
