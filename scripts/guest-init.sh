@@ -19,6 +19,9 @@ tap=/dev/ttyS1
 group=$(sed -n 's/.*kmmu\.group=\([0-9]*\).*/\1/p' /proc/cmdline)
 list=/tests/group-$group.list
 only=$(sed -n 's/.*kmmu\.only=\([0-9,]*\).*/\1/p' /proc/cmdline)
+# kmmu.inject=backtrace: make the kernel print a real backtrace during the
+# first test, so that the harness can check that it notices (tests/).
+inject=$(sed -n 's/.*kmmu\.inject=\([a-z]*\).*/\1/p' /proc/cmdline)
 kmsg() { echo "kmmu: $*" > /dev/kmsg; }
 
 {
@@ -44,6 +47,10 @@ else
 		echo "# kmmu-begin $id $name $timeout" > $tap
 		kmsg "begin test $id $name"
 		start=$(cut -d' ' -f1 /proc/uptime)
+		if [ "$inject" = backtrace ]; then
+			echo l > /proc/sysrq-trigger
+			inject=
+		fi
 		if [ ! -x "$bin" ]; then
 			echo "not ok $id $name # binary missing from the initramfs" > $tap
 			continue

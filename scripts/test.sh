@@ -5,6 +5,7 @@
 #   2. the harness scripts on small fake trees       (tests/test-harness.sh)
 #   3. static checks of the series, bisect build     (scripts/check-series.sh)
 #   4. the main job: base and patched kernels in the VM, side by side (scripts/run.sh)
+#   5. a splat on the console fails a run whose tests pass (tests/test-splat-detection.sh)
 # Each step prints TAP or a table; the last line sums them all up as
 # "N passed, N failed, N skipped".  Exit status 0 only when nothing failed.
 #
@@ -73,6 +74,9 @@ else
 		echo "not ok - the VM run produced no result table"
 		failed=$((failed + 1))
 	fi
+	step splat bash "$TOP/tests/test-splat-detection.sh"
+	[ $? -eq 0 ] || step_rc=1
+	count_tap "$KMMU_OUT/test-splat.log"
 fi
 
 [ $step_rc -eq 0 ] || [ $failed -gt 0 ] || failed=1

@@ -59,11 +59,17 @@ def parse_list(path):
             name, timeout, boot = fields[0], fields[1], fields[2]
             if not timeout.isdigit():
                 raise SystemExit('%s:%d: timeout must be seconds, got %r' % (path, lineno, timeout))
+            params = [] if boot == '-' else boot.split(',')
+            modes = [p[5:] for p in params if p.startswith('mode:')]
+            for m in modes:
+                if m not in MODES:
+                    raise SystemExit('%s:%d: unknown mode %r' % (path, lineno, m))
             tests.append({
                 'id': len(tests) + 1,
                 'name': name,
                 'timeout': int(timeout),
-                'boot': [] if boot == '-' else boot.split(','),
+                'boot': [p for p in params if not p.startswith('mode:')],
+                'modes': modes or sorted(MODES),
                 'args': ' '.join(fields[3:]),
             })
     return tests
@@ -185,6 +191,8 @@ def boot_group(a, g, outdir, deadline, only=None):
     cmdline = BASE_CMDLINE + MODES[a.mode] + g['boot'] + ['kmmu.group=%d' % g['n']]
     if only:
         cmdline.append('kmmu.only=' + ','.join(str(i) for i in only))
+    if a.inject:
+        cmdline.append('kmmu.inject=' + a.inject)
     qemu = [a.qemu, '-accel', 'tcg,thread=multi', '-cpu', 'max', '-smp', str(a.smp),
             '-m', a.mem, '-no-user-config', '-nodefaults', '-display', 'none', '-no-reboot',
             '-kernel', a.kernel, '-initrd', a.initramfs,
@@ -226,6 +234,7 @@ def cmd_run(a):
     tests = parse_list(a.list)
     if a.only:
         tests = [t for t in tests if re.search(a.only, test_key(t))]
+    tests = [t for t in tests if a.mode in t['modes']]
     os.makedirs(a.out, exist_ok=True)
     deadline = time.time() + a.max_seconds
     records, boots, run_problems = [], [], []
@@ -233,7 +242,7 @@ def cmd_run(a):
         wanted = [t for t in g['tests'] if t in tests]
         if not wanted:
             continue
-        only = [t['id'] for t in wanted] if a.only else None
+        only = [t['id'] for t in wanted] if len(wanted) != len(g['tests']) else None
         text, console, killed, secs = boot_group(a, g, a.out, deadline, only)
         results, begun, info = parse_tap(text)
         findings = scanconsole.scan_file(console) if os.path.exists(console) else []
@@ -289,7 +298,7 @@ def cmd_run(a):
         a.label, a.mode, len(records), npass, nskip, len(bad),
         '; run problems: ' + '; '.join(run_problems) if run_problems else ''))
     for r in bad:
-        print('  %-8s %s %s' % (r['status'].upper(), r['key'],
+        print('  %-8s %s %s' % ('SPLAT' if r['splats'] else r['status'].upper(), r['key'],
                                 r['splats'][0] if r['splats'] else r['detail']))
     return 1 if bad or run_problems else 0
 
@@ -313,6 +322,8 @@ def main():
     r.add_argument('--mem', default='3G')
     r.add_argument('--qemu', default='qemu-system-x86_64')
     r.add_argument('--max-seconds', type=int, default=3600)
+    r.add_argument('--inject', choices=['backtrace'],
+                   help='self-test: make the guest kernel print a backtrace during the first test')
     a = p.parse_args()
     if a.cmd == 'initramfs':
         return cmd_initramfs(a)
