@@ -25,38 +25,38 @@ help:
 	@sed -n 's/^#   make /  make /p' Makefile
 
 run:
-	$(S)/run.sh
+	bash $(S)/run.sh
 
 test:
-	$(S)/test.sh
+	bash $(S)/test.sh
 
 base:
-	$(S)/get-base.sh
+	bash $(S)/get-base.sh
 
 apply:
-	$(S)/apply.sh
+	bash $(S)/apply.sh
 
 build: apply
-	$(S)/build-kernel.sh out/trees/base
-	$(S)/build-kernel.sh out/trees/patched
+	bash $(S)/build-kernel.sh out/trees/base
+	bash $(S)/build-kernel.sh out/trees/patched
 
 selftests:
-	$(S)/build-selftests.sh
+	bash $(S)/build-selftests.sh
 
 check:
-	$(S)/check-series.sh
+	bash $(S)/check-series.sh
 
 edit:
-	$(S)/series-git.sh import
+	bash $(S)/series-git.sh import
 
 export:
-	$(S)/series-git.sh export
+	bash $(S)/series-git.sh export
 
 send:
-	$(S)/send.sh
+	bash $(S)/send.sh
 
 kasan:
-	$(S)/kasan.sh
+	bash $(S)/kasan.sh
 
 scanner-test:
 	python3 tests/test-scanconsole.py
