@@ -12,6 +12,7 @@
 #   make edit      turn the series into a git branch of the base, to edit
 #   make export    write that branch back to patches/ and series
 #   make send      write the cover letter and patch mails (dry run)
+#   make bench     benchmarks (tests/bench.list), base vs patched kernel, same run
 #   make kasan     build and run the patched kernel with KASAN (separate build)
 #   make scanner-test   the console scanner's tests on recorded logs
 #   make clean     remove out/ (keeps the download and ccache cache)
@@ -19,7 +20,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: run test base apply build selftests check edit export send kasan scanner-test clean help
+.PHONY: run test base apply build selftests check edit export send bench kasan scanner-test clean help
 
 help:
 	@sed -n 's/^#   make /  make /p' Makefile
@@ -54,6 +55,9 @@ export:
 
 send:
 	bash $(S)/send.sh
+
+bench:
+	bash $(S)/bench.sh
 
 kasan:
 	bash $(S)/kasan.sh

@@ -46,6 +46,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "svm_util.h"
+#include "npt.h"
 
 #define DATA_SLOT		10
 /* L2 GPA of the data window, D; the slot starts here too. */
@@ -53,7 +54,6 @@
 /* Bytes written by the host to the alias [D, D + OFFSET); never rewritten. */
 #define ALIAS_POISON		0x5a5a5a5a5a5a5a5aULL
 
-#define NPT_PTE_FLAGS		(PTE_PRESENT_MASK | PTE_WRITABLE_MASK | PTE_USER_MASK)
 #define WORDS_PER_PAGE		(PAGE_SIZE / sizeof(uint64_t))
 
 #define L2_STACK_WORDS		512
@@ -229,44 +229,6 @@ static void l1_guest_code(struct svm_test_data *svm, struct npt_vcpu_args *args)
 	GUEST_DONE();
 }
 
-/* Return the NPT entry for @gpa in the table at L1 GPA @table. */
-static uint64_t *npt_entry(struct kvm_vm *vm, vm_paddr_t table, uint64_t gpa,
-			   int level)
-{
-	uint64_t *ptes = addr_gpa2hva(vm, table);
-
-	return &ptes[(gpa >> PG_LEVEL_SHIFT(level)) & 511];
-}
-
-/* Map L2 GPA @l2_gpa to L1 GPA @l1_gpa with a page of size @level. */
-static void npt_map(struct kvm_vm *vm, vm_paddr_t root, uint64_t l2_gpa,
-		    uint64_t l1_gpa, int level)
-{
-	vm_paddr_t table = root;
-	uint64_t *pte;
-	int l;
-
-	TEST_ASSERT(!(l2_gpa % PG_LEVEL_SIZE(level)) && !(l1_gpa % PG_LEVEL_SIZE(level)),
-		    "Unaligned NPT mapping 0x%lx -> 0x%lx, level %d", l2_gpa, l1_gpa, level);
-
-	for (l = PG_LEVEL_512G; l > level; l--) {
-		pte = npt_entry(vm, table, l2_gpa, l);
-		if (!(*pte & PTE_PRESENT_MASK)) {
-			vm_paddr_t new = vm_alloc_page_table(vm);
-
-			memset(addr_gpa2hva(vm, new), 0, PAGE_SIZE);
-			*pte = new | NPT_PTE_FLAGS;
-		}
-		TEST_ASSERT(!(*pte & PTE_LARGE_MASK),
-			    "L2 GPA 0x%lx already mapped by a level %d page", l2_gpa, l);
-		table = PTE_GET_PA(*pte);
-	}
-
-	pte = npt_entry(vm, table, l2_gpa, level);
-	TEST_ASSERT(!(*pte & PTE_PRESENT_MASK), "L2 GPA 0x%lx already mapped", l2_gpa);
-	*pte = l1_gpa | NPT_PTE_FLAGS | (level > PG_LEVEL_4K ? PTE_LARGE_MASK : 0);
-}
-
 /*
  * Identity map the whole of memslot 0 (everything L2 touches besides the data
  * window) with 2M pages, and L2 GPA [D, D + size) to L1 GPA D + @offset with
@@ -275,24 +237,16 @@ static void npt_map(struct kvm_vm *vm, vm_paddr_t root, uint64_t l2_gpa,
 static vm_paddr_t npt_build(struct kvm_vm *vm, uint64_t size, uint64_t offset,
 			    uint64_t *low_end)
 {
-	struct userspace_mem_region *slot0 = memslot2region(vm, 0);
-	vm_paddr_t root = vm_alloc_page_table(vm);
-	uint64_t start, end, gpa;
+	vm_paddr_t root = npt_alloc_table(vm);
+	uint64_t gpa;
 
-	memset(addr_gpa2hva(vm, root), 0, PAGE_SIZE);
-
-	start = slot0->region.guest_phys_addr & ~(PG_SIZE_2M - 1);
-	end = slot0->region.guest_phys_addr + slot0->region.memory_size;
-	end = (end + PG_SIZE_2M - 1) & ~(PG_SIZE_2M - 1);
-	TEST_ASSERT(end <= DATA_GPA, "Memslot 0 ends at 0x%lx, above the data window", end);
-
-	for (gpa = start; gpa < end; gpa += PG_SIZE_2M)
-		npt_map(vm, root, gpa, gpa, PG_LEVEL_2M);
+	*low_end = npt_identity_map_slot0(vm, root);
+	TEST_ASSERT(*low_end <= DATA_GPA, "Memslot 0 ends at 0x%lx, above the data window",
+		    *low_end);
 
 	for (gpa = DATA_GPA; gpa < DATA_GPA + size; gpa += PAGE_SIZE)
 		npt_map(vm, root, gpa, gpa + offset, PG_LEVEL_4K);
 
-	*low_end = end;
 	return root;
 }
 
@@ -454,6 +408,13 @@ int main(int argc, char *argv[])
 				DATA_GPA + off, val, exp);
 	}
 	TEST_ASSERT(!nr_bad, "%lu bad words in the data slot", nr_bad);
+
+	/*
+	 * L0 must really have shadowed L1's NPT: each shadow page it created
+	 * first missed the lookup in the shadow page hash.
+	 */
+	TEST_ASSERT(vm_get_stat(vm, "mmu_cache_miss") > 0,
+		    "No shadow page was created: L2 did not run on shadowed NPT");
 
 	pr_info("OK: %d vCPUs x %d L2 runs with NPT, %lu MiB checked by L1 and host in %.2fs\n",
 		nr_vcpus, iterations, (unsigned long)(2 * window >> 20),

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Benchmarks: run tests/bench.list on the base and the patched kernel, in the
+# same session and on the same workload, and print every "bench: NAME VALUE"
+# figure side by side with the difference.  Counts (bytes, faults, flushes)
+# are preferred over times, which under TCG depend on the emulation.
+#
+# Environment: MODES (default "tdp shadow-mmu"), BENCH_LIST, as in run.sh.
+set -e
+. "$(dirname "$0")/lib.sh"
+
+MODES=${MODES:-tdp shadow-mmu}
+list=${BENCH_LIST:-$TOP/tests/bench.list}
+"$TOP/scripts/apply.sh"
+for k in base patched; do
+	"$TOP/scripts/build-kernel.sh" "$KMMU_OUT/trees/$k" >/dev/null
+done
+bin=$("$TOP/scripts/build-selftests.sh")
+ird=$KMMU_OUT/bench-initramfs.cpio.gz
+python3 "$TOP/scripts/vmrun.py" initramfs --bin "$bin" --list "$list" --out "$ird" >/dev/null
+
+rc=0
+dirs=()
+for mode in $MODES; do
+	for k in base patched; do
+		d=$KMMU_OUT/bench/$k-$mode
+		rm -rf "$d"
+		msg "benchmark: $k kernel, $mode"
+		python3 "$TOP/scripts/vmrun.py" run --kernel "$KMMU_OUT/trees/$k/build/arch/x86/boot/bzImage" \
+			--initramfs "$ird" --list "$list" --mode "$mode" --label "$k" --out "$d" || rc=1
+		dirs+=("$d")
+	done
+done
+
+python3 - "${dirs[@]}" <<'PY'
+import glob, os, re, sys
+figures = {}   # (mode, bench, name) -> {kernel: value}
+for d in sys.argv[1:]:
+    kernel, mode = os.path.basename(d).split('-', 1)
+    for tap in sorted(glob.glob(os.path.join(d, 'tap-g*.log'))):
+        test = None
+        for line in open(tap, errors='replace'):
+            m = re.match(r'# kmmu-begin \d+ (\S+)', line)
+            if m:
+                test = m.group(1)
+            m = re.match(r'# bench: (\S+) (.*)$', line.rstrip())
+            if m and test:
+                figures.setdefault((mode, test, m.group(1)), {})[kernel] = m.group(2)
+print()
+print('%-10s %-28s %-26s %14s %14s %14s' % ('mode', 'benchmark', 'figure', 'base', 'patched', 'patched-base'))
+for (mode, test, name), v in sorted(figures.items()):
+    b, p = v.get('base', '-'), v.get('patched', '-')
+    try:
+        diff = '%+d' % (int(p) - int(b))
+    except ValueError:
+        diff = '-'
+    print('%-10s %-28s %-26s %14s %14s %14s' % (mode, test.split('/')[-1], name, b, p, diff))
+PY
+exit $rc
