@@ -88,7 +88,7 @@ format_to() {
 	local out=$1 f slug
 	local raw
 	raw=$(mktemp -d)
-	g format-patch -q --zero-commit --no-signature -N --filename-max-length=120 -o "$raw" "$tag..$branch" >/dev/null
+	g -c core.abbrev=12 format-patch -q --zero-commit --no-signature -N --filename-max-length=120 -o "$raw" "$tag..$branch" >/dev/null
 	for f in $(ls "$raw" | sort); do
 		slug=$(printf %s "${f#[0-9][0-9][0-9][0-9]-}" | tr "[:upper:]" "[:lower:]")
 		[ -e "$out/$slug" ] && die "two patches export to the same file name $slug; reword a subject"
