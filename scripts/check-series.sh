@@ -100,7 +100,12 @@ cmp -s "$cfg" "$obj/.config" || cp "$cfg" "$obj/.config"
 bmake() { make -C "$repo" O="$obj" ARCH=x86_64 CC="ccache gcc" -j"$(nproc)" "$@"; }
 
 # Normalise warnings so they compare across line-number shifts.
-norm() { sed -n 's/^\([^ :]*\):[0-9]*:[0-9]*: \(warning\|error\): /\1: \2: /p' | sed 's/\.\.\/git\///' | sort; }
+# Paths are made relative to the tree: sparse prints them absolute, and
+# ccache (CCACHE_BASEDIR) makes the compiler's relative to the build dir.
+norm() {
+	sed -n 's/^\([^ :]*\):[0-9]*:[0-9]*: \(warning\|error\): /\1: \2: /p' |
+	sed -E "s#^$repo/##; s#^(\.\./)+$(basename "$repo")/##" | sort
+}
 
 commits=$(git -C "$repo" rev-list --reverse "$tag..series/$SERIES_NAME")
 git -C "$repo" checkout -q "$tag"
