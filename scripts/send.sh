@@ -14,7 +14,8 @@
 set -e
 . "$(dirname "$0")/lib.sh"
 
-need git:git perl:perl
+need git:git perl:perl /usr/lib/git-core/git-send-email:git-email \
+     /usr/share/perl5/Mail/Address.pm:libmailtools-perl
 [ "$(series_patches | wc -l)" -gt 0 ] || die "the series is empty: nothing to send"
 sender_name=$(git -C "$TOP" config user.name || true)
 sender_email=$(git -C "$TOP" config user.email || true)
@@ -39,7 +40,8 @@ src=$repo
 git -C "$repo" checkout -q -B "send/$SERIES_NAME" "series/$SERIES_NAME"
 GIT_COMMITTER_NAME=$sender_name GIT_COMMITTER_EMAIL=$sender_email \
 	git -C "$repo" -c user.name="$sender_name" -c user.email="$sender_email" \
-	rebase -q --exec 'git commit -q --amend --no-edit --no-verify -s' "$tag" >/dev/null
+	rebase -q --exec 'git commit -q --amend --no-edit --no-verify -s' "$tag" >"$KMMU_OUT/send-rebase.log" 2>&1 ||
+	{ cat "$KMMU_OUT/send-rebase.log" >&2; die "re-signing the series failed"; }
 
 out=$KMMU_OUT/send/$SERIES_NAME
 rm -rf "$out"
@@ -74,10 +76,11 @@ EOF
 rm -f "$out/.body"
 
 # Recipients, as the base tree's get_maintainer.pl reports them.
-gm() { (cd "$src" && perl scripts/get_maintainer.pl --no-git --no-git-fallback --no-rolestats "$@"); }
-to=$(ls "$out"/*.patch | grep -v cover-letter | xargs -r gm -m --no-l --no-r 2>/dev/null | paste -sd, -)
-lists=$(ls "$out"/*.patch | grep -v cover-letter | xargs -r gm --no-m --no-r -l 2>/dev/null | paste -sd, -)
-cc=$(ls "$out"/*.patch | grep -v cover-letter | xargs -r gm --no-m --no-l -r 2>/dev/null | paste -sd, -)
+mapfile -t mails < <(ls "$out"/*.patch | grep -v cover-letter)
+gm() { (cd "$src" && perl scripts/get_maintainer.pl --no-git --no-git-fallback --no-rolestats "$@" "${mails[@]}") | paste -sd, -; }
+to=$(gm -m --no-l --no-r)
+lists=$(gm --no-m --no-r -l)
+cc=$(gm --no-m --no-l -r)
 extra_cc=$(sed -n 's/^# cc: *//p' "$cover" | paste -sd, -)
 {
 	echo "to: $to"
@@ -93,11 +96,12 @@ args=(--confirm=never --suppress-cc=self)
 IFS=, read -r -a tos <<< "$to"; for x in "${tos[@]}"; do [ -n "$x" ] && args+=(--to "$x"); done
 IFS=, read -r -a ccs <<< "${lists}${cc:+,$cc}${extra_cc:+,$extra_cc}"; for x in "${ccs[@]}"; do [ -n "$x" ] && args+=(--cc "$x"); done
 if [ "${SEND:-0}" = 1 ]; then
-	need git-send-email:git-email
 	git -C "$TOP" send-email "${args[@]}" "$out"/*.patch
-elif git send-email -h >/dev/null 2>&1 || [ $? -eq 129 ]; then
-	msg "dry run (SEND=1 sends): git send-email --dry-run"
-	git -C "$TOP" send-email --dry-run "${args[@]}" "$out"/*.patch 2>&1 | grep -E '^(Dry-|Subject|To|Cc|From)' | head -n 60 || true
 else
-	msg "dry run: git send-email is not installed (Debian package git-email); mails are in $out"
+	msg "dry run (SEND=1 sends): git send-email --dry-run"
+	if ! git -C "$TOP" send-email --dry-run "${args[@]}" "$out"/*.patch > "$out/dry-run.log" 2>&1; then
+		cat "$out/dry-run.log" >&2
+		die "git send-email --dry-run failed"
+	fi
+	grep -E '^(Dry-|Subject|To|Cc|From)' "$out/dry-run.log" | head -n 40
 fi
