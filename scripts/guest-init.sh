@@ -38,7 +38,7 @@ kmsg() { echo "kmmu: $*" > /dev/kmsg; }
 if [ ! -f "$list" ]; then
 	echo "# kmmu-error no test list $list" > $tap
 else
-	while IFS='	' read -r id name timeout args; do
+	while IFS='	' read -r id name timeout retries args; do
 		[ -n "$id" ] || continue
 		if [ -n "$only" ]; then
 			case ",$only," in *",$id,"*) ;; *) continue ;; esac
@@ -56,19 +56,31 @@ else
 			continue
 		fi
 		# The host watchdog kills the whole VM if the guest wedges; this
-		# inner limit catches a test that merely runs too long.
-		(cd /tmp && timeout -s KILL "$timeout" "$bin" $args) > /tmp/out 2>&1
-		rc=$?
+		# inner limit catches a test that merely runs too long.  A test
+		# the list marks retry:N gets N more attempts after a failure;
+		# every failed attempt's output stays in the log.
+		flaky=
+		while :; do
+			(cd /tmp && timeout -s KILL "$timeout" "$bin" $args) > /tmp/out 2>&1
+			rc=$?
+			case $rc in 0|4) break ;; esac
+			[ "${retries:-0}" -gt 0 ] || break
+			retries=$((retries - 1))
+			echo "# kmmu-retry $id $name: attempt failed with exit $rc, retrying" > $tap
+			sed 's/^/# [failed attempt] /' /tmp/out > $tap
+			kmsg "retry test $id $name after exit $rc"
+			flaky="${flaky:+$flaky, }exit $rc"
+		done
 		end=$(cut -d' ' -f1 /proc/uptime)
 		kmsg "end test $id $name rc=$rc"
 		sed 's/^/# /' /tmp/out > $tap
 		secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
 		case $rc in
-		0)	echo "ok $id $name # time=${secs}s" > $tap ;;
+		0)	echo "ok $id $name # time=${secs}s${flaky:+ flaky: passed on retry after $flaky}" > $tap ;;
 		4)	why=$(grep -m1 -iE 'skip|requirement|not supported' /tmp/out | tr -d '#' | cut -c1-120)
 			echo "ok $id $name # SKIP ${why:-exit code 4} time=${secs}s" > $tap ;;
 		137)	echo "not ok $id $name # TIMEOUT after ${timeout}s (killed in the guest)" > $tap ;;
-		*)	echo "not ok $id $name # exit=$rc time=${secs}s" > $tap ;;
+		*)	echo "not ok $id $name # exit=$rc time=${secs}s${flaky:+ (also failed before: $flaky)}" > $tap ;;
 		esac
 	done < "$list"
 fi

@@ -8,6 +8,8 @@ Usage: report.py --patched DIR [DIR...] [--base DIR [DIR...]] [--json FILE]
 Verdict of each (test, mode) on the patched kernel:
   pass                  passed, no splat
   pass (fixed)          passed; failed on the base
+  ... (flaky: ...)      a test the list allows a retry (retry:N) failed first and
+                        then passed; the table says so
   skip                  the test skipped itself (reason shown)
   fails on base too     failed (or hung, or splat) on both kernels: not a
                         regression, not a pass; counted as skipped
@@ -65,6 +67,8 @@ def main():
             bo = outcome(brec)
             if po == 'pass':
                 verdict, c = ('pass (fixed)' if bo not in (None, 'pass', 'skip') else 'pass'), 'passed'
+                if 'flaky' in (rec['detail'] or ''):
+                    verdict += ' (flaky: passed on retry)'
             elif po == 'skip':
                 verdict, c = 'skip: ' + (rec['detail'] or '').replace('SKIP', '').strip(), 'skipped'
             elif bo in ('fail', 'timeout', 'hang', 'splat', 'notrun'):

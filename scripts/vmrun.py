@@ -61,6 +61,9 @@ def parse_list(path):
                 raise SystemExit('%s:%d: timeout must be seconds, got %r' % (path, lineno, timeout))
             params = [] if boot == '-' else boot.split(',')
             modes = [p[5:] for p in params if p.startswith('mode:')]
+            retries = [p[6:] for p in params if p.startswith('retry:')]
+            if retries and not (len(retries) == 1 and retries[0].isdigit()):
+                raise SystemExit('%s:%d: retry:N takes one number' % (path, lineno))
             for m in modes:
                 if m not in MODES:
                     raise SystemExit('%s:%d: unknown mode %r' % (path, lineno, m))
@@ -68,7 +71,8 @@ def parse_list(path):
                 'id': len(tests) + 1,
                 'name': name,
                 'timeout': int(timeout),
-                'boot': [p for p in params if not p.startswith('mode:')],
+                'boot': [p for p in params if not p.startswith(('mode:', 'retry:'))],
+                'retries': int(retries[0]) if retries else 0,
                 'modes': modes or sorted(MODES),
                 'args': ' '.join(fields[3:]),
             })
@@ -125,7 +129,8 @@ def cmd_initramfs(a):
         for g in groups_of(tests):
             with open(os.path.join(d, 'tests', 'group-%d.list' % g['n']), 'w') as f:
                 for t in g['tests']:
-                    f.write('%d\t%s\t%d\t%s\n' % (t['id'], t['name'], t['timeout'], t['args']))
+                    f.write('%d\t%s\t%d\t%d\t%s\n' % (t['id'], t['name'], t['timeout'],
+                                                    t['retries'], t['args']))
         with open(os.path.join(d, 'tests', 'groups.json'), 'w') as f:
             json.dump(groups_of(tests), f)
         find = subprocess.Popen(['find', '.', '-print0'], cwd=d, stdout=subprocess.PIPE)
@@ -217,9 +222,10 @@ def boot_group(a, g, outdir, deadline, only=None):
         running = [tid for tid in begun if tid not in results]
         if running:
             t = next(t for t in g['tests'] if t['id'] == running[-1])
-            if now - begun_at[t['id']] > t['timeout'] + GRACE:
+            limit = t['timeout'] * (t['retries'] + 1)
+            if now - begun_at[t['id']] > limit + GRACE:
                 killed = 'test %d %s hung: no result %d s after its %d s timeout' % (
-                    t['id'], t['name'], GRACE, t['timeout'])
+                    t['id'], t['name'], GRACE, limit)
         if now > deadline:
             killed = 'whole run exceeded %d s' % a.max_seconds
         if killed:
