@@ -49,6 +49,12 @@ else
 		start=$(cut -d' ' -f1 /proc/uptime)
 		if [ "$inject" = backtrace ]; then
 			echo l > /proc/sysrq-trigger
+			# Other CPUs print their part from NMI context: wait until
+			# it is in the log, so that it comes before "end test".
+			for i in 1 2 3 4 5 6 7 8 9 10; do
+				[ "$(dmesg | grep -c 'Call Trace')" -ge 2 ] && break
+				sleep 1
+			done
 			inject=
 		fi
 		if [ ! -x "$bin" ]; then
