@@ -12,7 +12,7 @@
 set -e
 . "$(dirname "$0")/lib.sh"
 
-list=${1:-$TOP/tests/kvm-tests.list}
+list=${1:-$TEST_LIST_DEFAULT}
 src=$KMMU_OUT/trees/patched/src
 sel=$KMMU_OUT/selftests
 bin=$sel/bin
@@ -28,7 +28,24 @@ mkdir -p "$sel/src/scripts"
 rsync -a --delete "$src/tools/" "$sel/src/tools/"
 cp "$src/scripts/subarch.include" "$sel/src/scripts/"
 kvm=$sel/src/tools/testing/selftests/kvm
-rsync -a --delete "$TOP/tools/testing/selftests/kvm-extra/" "$kvm/kvm-extra/"
+# kvm-extra is written against one selftests library: the 6.12 series'
+# tests live in tools/testing/selftests/kvm-extra, the mainline series' (7.x
+# library, x86/ instead of x86_64/) in mainline/kvm-extra.
+case "$SERIES_NAME" in
+mainline) extra_src=$TOP/mainline/kvm-extra ;;
+*)	  extra_src=$TOP/tools/testing/selftests/kvm-extra ;;
+esac
+mkdir -p "$kvm/kvm-extra"
+if [ -d "$extra_src" ]; then
+	rsync -a --delete "$extra_src/" "$kvm/kvm-extra/"
+fi
+# The make variable that lists x86 tests: TEST_GEN_PROGS_x86_64 up to 6.x,
+# TEST_GEN_PROGS_x86 once the directory became x86/.
+if grep -q '^TEST_GEN_PROGS_x86 ' "$kvm/Makefile.kvm" 2>/dev/null; then
+	x86_var=TEST_GEN_PROGS_x86
+else
+	x86_var=TEST_GEN_PROGS_x86_64
+fi
 
 kmake() {
 	make -s -C "$kvm" ARCH=x86 OUTPUT="$bin" EXTRA_CFLAGS=-static \
@@ -52,7 +69,7 @@ if [ -n "$extra" ]; then
 	msg "building kvm-extra: $(echo $extra | sed 's|kvm-extra/||g')"
 	etargets=()
 	for t in $extra; do etargets+=("$bin/$t"); done
-	kmake TEST_GEN_PROGS_x86_64="$(echo $extra)" "${etargets[@]}"
+	kmake "$x86_var=$(echo $extra)" "${etargets[@]}"
 fi
 
 for t in "${targets[@]}" ${extra:+${etargets[@]}}; do

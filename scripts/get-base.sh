@@ -7,6 +7,12 @@
 # package is taken instead, and that is said loudly: scripts/apply.sh then
 # insists that the series applies with --fuzz=0.
 #
+# A base outside the machine's apt sources (the mainline series' 7.3 kernel
+# is in trixie-backports) is fetched through a private apt configuration under
+# $KMMU_CACHE/apt/<suite>: same mirror as the machine's own sources, the suite
+# named by the series header's "# apt-suite:" line, its own package lists.  The
+# machine's apt sources and state are never changed.
+#
 # Usage: scripts/get-base.sh          (prints the unpacked source directory)
 set -e
 . "$(dirname "$0")/lib.sh"
@@ -29,25 +35,59 @@ mkdir -p "$debs" "$tree"
 
 [ -n "$BASE_VERSION" ] || die "no '# base-version:' line in $SERIES_FILE"
 
+# apt-get/apt-cache, through the private configuration when the series names
+# an apt suite.
+APT_OPTS=()
+private_apt() {
+	local dir=$KMMU_CACHE/apt/$APT_SUITE uri keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+	# The machine's Debian mirror: first URIs: line of a deb822 source, else
+	# the first "deb" line of sources.list.
+	uri=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null |
+	      grep -v -- '-security' | head -n 1)
+	[ -n "$uri" ] || uri=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++)
+		if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' /etc/apt/sources.list 2>/dev/null)
+	[ -n "$uri" ] || die "cannot find the machine's Debian mirror in /etc/apt/sources.list{,.d/*.sources}"
+	[ -f "$keyring" ] || need /usr/share/keyrings/debian-archive-keyring.gpg:debian-archive-keyring
+	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/etc/preferences.d"
+	printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: %s\n' \
+		"$uri" "$APT_SUITE" "$keyring" > "$dir/etc/private.sources"
+	: > "$dir/etc/empty.list"
+	APT_OPTS=(-o "Dir::Etc::SourceList=$dir/etc/empty.list"
+		  -o "Dir::Etc::SourceParts=$dir/etc"
+		  -o "Dir::Etc::Preferences=$dir/etc/empty.list"
+		  -o "Dir::Etc::PreferencesParts=$dir/etc/preferences.d"
+		  -o "Dir::State::Lists=$dir/lists"
+		  -o "Dir::Cache=$dir/cache"
+		  -o "Debug::NoLocking=1" -o "APT::Sandbox::User=root")
+	if [ ! -e "$dir/.updated" ] || [ -n "$(find "$dir/.updated" -mmin +360)" ]; then
+		msg "apt-get update of $APT_SUITE from $uri (private configuration in $dir)"
+		apt-get "${APT_OPTS[@]}" update -qq >&2 ||
+			die "apt-get update of $APT_SUITE failed (private configuration in $dir)"
+		touch "$dir/.updated"
+	fi
+}
+
 deb_for() { ls "$debs/${BASE_PKG}_$(printf %s "$1" | sed 's/:/%3a/')_"*.deb 2>/dev/null | head -n 1 || true; }
 
 version=$BASE_VERSION
 deb=$(deb_for "$version")
 if [ -z "$deb" ]; then
-	if [ ! -e "$KMMU_CACHE/.apt-updated" ]; then
+	if [ -n "$APT_SUITE" ]; then
+		private_apt
+	elif [ ! -e "$KMMU_CACHE/.apt-updated" ]; then
 		apt-get update -qq >&2 || die "apt-get update failed"
 		touch "$KMMU_CACHE/.apt-updated"
 	fi
-	if ! apt-cache show "$BASE_PKG=$version" >/dev/null 2>&1; then
-		newest=$(apt-cache madison "$BASE_PKG" 2>/dev/null | awk -F' *\\| *' '{print $2}' |
+	if ! apt-cache "${APT_OPTS[@]}" show "$BASE_PKG=$version" >/dev/null 2>&1; then
+		newest=$(apt-cache "${APT_OPTS[@]}" madison "$BASE_PKG" 2>/dev/null | awk -F' *\\| *' '{print $2}' |
 			 sort -V | tail -n 1)
-		[ -n "$newest" ] || die "$BASE_PKG is not in the configured apt sources"
+		[ -n "$newest" ] || die "$BASE_PKG is not in the apt sources${APT_SUITE:+ (suite $APT_SUITE)}"
 		warn "pinned base $BASE_PKG $BASE_VERSION is no longer in the archive;"
 		warn "using the newest one instead: $newest (the series must apply with --fuzz=0)"
 		version=$newest
 	fi
 	msg "downloading $BASE_PKG $version"
-	(cd "$debs" && apt-get download -q "$BASE_PKG=$version" >&2) ||
+	(cd "$debs" && apt-get "${APT_OPTS[@]}" download -q "$BASE_PKG=$version" >&2) ||
 		die "apt-get download $BASE_PKG=$version failed"
 	deb=$(deb_for "$version")
 	[ -n "$deb" ] || die "download of $BASE_PKG $version produced no .deb in $debs"

@@ -8,29 +8,45 @@
 set -o pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# The series this tree carries:
+#   SERIES=6.12      (default) the backport series: series, patches/
+#   SERIES=mainline  fixes for upstream: mainline/series, mainline/patches/
+# Each series file's header names its base: "# base-package:" (default
+# linux-source-6.12), "# base-version:" and, when the package is not in the
+# machine's own apt sources, "# apt-suite:" (fetched through a private apt
+# configuration, see scripts/get-base.sh).
+SERIES_NAME=${SERIES:-6.12}
+case "$SERIES_NAME" in
+6.12)	SERIES_FILE=${KMMU_SERIES_FILE:-$TOP/series}; PATCH_DIR=${KMMU_PATCH_DIR:-$TOP/patches}
+	out_default=$TOP/out
+	TEST_LIST_DEFAULT=$TOP/tests/kvm-tests.list ;;
+mainline)
+	SERIES_FILE=${KMMU_SERIES_FILE:-$TOP/mainline/series}
+	PATCH_DIR=${KMMU_PATCH_DIR:-$TOP/mainline/patches}
+	out_default=$TOP/out/mainline
+	TEST_LIST_DEFAULT=$TOP/mainline/tests.list ;;
+*)	echo "error: unknown SERIES=$SERIES_NAME (known: 6.12, mainline)" >&2; exit 2 ;;
+esac
+
 KMMU_CACHE=${KMMU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kvm-mmu-series}
-KMMU_OUT=${KMMU_OUT:-$TOP/out}
+KMMU_OUT=${KMMU_OUT:-$out_default}
 export CCACHE_DIR=${CCACHE_DIR:-$KMMU_CACHE/ccache}
 # The base and patched kernels are built from two trees laid out alike
 # (<tree>/src, <tree>/build), so with paths made relative ccache serves the
 # second build from the first.
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$KMMU_OUT}
 export CCACHE_NOHASHDIR=1
-export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
 
-# The series this tree carries: 6.12 (default) or mainline.
-SERIES_NAME=${SERIES:-6.12}
-case "$SERIES_NAME" in
-6.12)	SERIES_FILE=${KMMU_SERIES_FILE:-$TOP/series}; PATCH_DIR=${KMMU_PATCH_DIR:-$TOP/patches} ;;
-*)	echo "error: unknown SERIES=$SERIES_NAME" >&2; exit 2 ;;
-esac
-
-# The pinned base: the Debian package version recorded in the series header.
-series_base_version() {
-	sed -n 's/^# base-version: *//p' "$SERIES_FILE" | head -n 1
+series_header() {	# series_header KEY: the value of "# KEY: value"
+	sed -n "s/^# $1: *//p" "$SERIES_FILE" 2>/dev/null | head -n 1
 }
+series_base_version() { series_header base-version; }
+BASE_PKG=${BASE_PKG:-$(series_header base-package)}
 BASE_PKG=${BASE_PKG:-linux-source-6.12}
 BASE_VERSION=${BASE_VERSION:-$(series_base_version)}
+APT_SUITE=${APT_SUITE-$(series_header apt-suite)}
 
 msg()  { printf '==> %s\n' "$*" >&2; }
 warn() { printf 'WARNING: %s\n' "$*" >&2; }

@@ -83,9 +83,16 @@ def main():
                 note = rec['splats'][0] if rec['splats'] else (rec['detail'] or '')
             rows.append({'test': rec['key'], 'mode': mode, 'base': short(bo), 'patched': short(po),
                          'verdict': verdict, 'count': c, 'note': note,
+                         'tail': rec.get('output_tail') or [] if c == 'failed' else [],
                          'base_secs': brec.get('secs') if brec else None, 'patched_secs': rec.get('secs')})
         for prob in prun['problems']:
             problems.append('%s (%s): %s' % (prun['label'], mode, prob))
+        for r in (brun, prun):
+            # A host busier than its CPUs makes TCG timing races likelier:
+            # say so next to the results it may explain.
+            if r and r.get('host_load') and max(r['host_load']) > r.get('host_cpus', 2):
+                print('note: %s kernel (%s): host load average %.1f at start, %.1f at end (%d CPUs)'
+                      % (r['label'], mode, r['host_load'][0], r['host_load'][1], r['host_cpus']))
         if brun:
             for prob in brun['problems']:
                 print('note: base kernel (%s): %s' % (mode, prob))
@@ -104,6 +111,10 @@ def main():
                                               r['verdict'], secs))
         if r['note'] and r['count'] == 'failed':
             print('%*s  %s' % (w, '', r['note'][:150]))
+        # The test's last lines (its assertion message): CI logs keep only
+        # this output, not the results directory.
+        for line in r['tail'][-8:]:
+            print('%*s  | %s' % (w, '', line.rstrip()[:150]))
     for prob in problems:
         print('RUN FAILED: %s' % prob)
         counts['failed'] += 1

@@ -11,14 +11,14 @@
 #   KERNELS="base patched"   which kernels to boot
 #   ONLY=REGEX      run only the tests whose "name args" match
 #   FRAGMENTS="..." config fragments (default configs/vm-kvm.config configs/debug.config)
-#   TEST_LIST=FILE  test list (default tests/kvm-tests.list)
+#   TEST_LIST=FILE  test list (default tests/kvm-tests.list; mainline/tests.list for SERIES=mainline)
 #   MAX_SECONDS=N   limit for each VM run (default 1800)
 set -e
 . "$(dirname "$0")/lib.sh"
 
 MODES=${MODES:-tdp shadow-mmu}
 KERNELS=${KERNELS:-base patched}
-TEST_LIST=${TEST_LIST:-$TOP/tests/kvm-tests.list}
+TEST_LIST=${TEST_LIST:-$TEST_LIST_DEFAULT}
 MAX_SECONDS=${MAX_SECONDS:-1800}
 read -r -a frags <<< "${FRAGMENTS:-$TOP/configs/vm-kvm.config $TOP/configs/debug.config}"
 

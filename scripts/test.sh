@@ -6,10 +6,13 @@
 #   3. static checks of the series, bisect build     (scripts/check-series.sh)
 #   4. the main job: base and patched kernels in the VM, side by side (scripts/run.sh)
 #   5. a splat on the console fails a run whose tests pass (tests/test-splat-detection.sh)
+#   6. the mainline series (SERIES=mainline): static checks and its VM run on
+#      the 7.3 base and the fixed 7.3 kernel
 # Each step prints TAP or a table; the last line sums them all up as
 # "N passed, N failed, N skipped".  Exit status 0 only when nothing failed.
 #
-# Environment: the same as scripts/run.sh; SKIP_VM=1 leaves out step 4.
+# Environment: the same as scripts/run.sh; SKIP_VM=1 leaves out the VM runs,
+# SKIP_MAINLINE=1 step 6.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -77,6 +80,36 @@ else
 	step splat bash "$TOP/tests/test-splat-detection.sh"
 	[ $? -eq 0 ] || step_rc=1
 	count_tap "$KMMU_OUT/test-splat.log"
+fi
+
+# 6. the mainline series on its own base (7.3): static checks, then the
+#    reproducer on 7.3 and on 7.3 with the fix, side by side.
+if [ "${SKIP_MAINLINE:-0}" = 1 ]; then
+	echo "=== mainline: skipped (SKIP_MAINLINE=1)"
+else
+	step mainline-prepare env SERIES=mainline bash -c ". '$TOP/scripts/lib.sh' && '$TOP/scripts/apply.sh' &&
+		'$TOP/scripts/build-kernel.sh' \"\$KMMU_OUT/trees/patched\" >/dev/null"
+	if [ $? -ne 0 ]; then
+		echo "not ok - mainline: apply and build the patched 7.3 kernel"
+		failed=$((failed + 1))
+	else
+		passed=$((passed + 1))
+		step mainline-static env SERIES=mainline bash "$TOP/scripts/check-series.sh"
+		[ $? -eq 0 ] || step_rc=1
+		count_tap "$KMMU_OUT/test-mainline-static.log"
+		if [ "${SKIP_VM:-0}" != 1 ]; then
+			step mainline-vm env SERIES=mainline bash "$TOP/scripts/run.sh"
+			[ $? -eq 0 ] || step_rc=1
+			last=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$KMMU_OUT/test-mainline-vm.log" | tail -n 1)
+			if [ -n "$last" ]; then
+				read -r p _ f _ s _ <<< "$(echo "$last" | tr -d ',')"
+				passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+			else
+				echo "not ok - the mainline VM run produced no result table"
+				failed=$((failed + 1))
+			fi
+		fi
+	fi
 fi
 
 [ $step_rc -eq 0 ] || [ $failed -gt 0 ] || failed=1

@@ -34,6 +34,13 @@ DEFAULT_LIST = os.path.join(TOP, 'tests', 'kvm-tests.list')
 
 # Kernel parameters of each mode.  kvm.tdp_mmu is 0444, so it has to be given
 # at boot; npt-off runs the shadow MMU without two-dimensional paging.
+# Every test gets this many more attempts after a failure (retry:N in the list
+# overrides it, retry:0 turns it off): under TCG on a busy 2-core host a test
+# can lose a timing race that has nothing to do with the kernel under test.
+# A test that passes on a retry is reported as flaky, never as a plain pass,
+# and one that fails every attempt fails the run.
+DEFAULT_RETRIES = int(os.environ.get('KMMU_RETRIES', '1'))
+
 MODES = {
     'tdp': ['kvm.tdp_mmu=Y'],
     'shadow-mmu': ['kvm.tdp_mmu=N'],
@@ -74,7 +81,7 @@ def parse_list(path):
                 'name': name,
                 'timeout': int(timeout),
                 'boot': [p for p in params if not p.startswith(('mode:', 'retry:'))],
-                'retries': int(retries[0]) if retries else 0,
+                'retries': int(retries[0]) if retries else DEFAULT_RETRIES,
                 'modes': modes or sorted(MODES),
                 'args': ' '.join(fields[3:]),
             })
@@ -245,6 +252,7 @@ def cmd_run(a):
     tests = [t for t in tests if a.mode in t['modes']]
     os.makedirs(a.out, exist_ok=True)
     deadline = time.time() + a.max_seconds
+    load_start = os.getloadavg()[0]
     records, boots, run_problems = [], [], []
     for g in groups_of(parse_list(a.list)):
         wanted = [t for t in g['tests'] if t in tests]
@@ -285,7 +293,8 @@ def cmd_run(a):
             rec['output_tail'] = test_output(text, t['id'])[-15:] if r['status'] != 'pass' else []
             records.append(rec)
     out = {'label': a.label, 'mode': a.mode, 'kernel': os.path.abspath(a.kernel),
-           'tests': records, 'boots': boots, 'problems': run_problems}
+           'tests': records, 'boots': boots, 'problems': run_problems,
+           'host_load': [load_start, os.getloadavg()[0]], 'host_cpus': os.cpu_count()}
     with open(os.path.join(a.out, 'results.json'), 'w') as f:
         json.dump(out, f, indent=1)
     with open(os.path.join(a.out, 'results.tap'), 'w') as f:

@@ -150,6 +150,45 @@ not ok 4 d # TIMEOUT after 10s (killed in the guest)
 assert [r[k]['status'] for k in (1, 2, 3, 4)] == ['pass', 'skip', 'fail', 'timeout'], r
 assert b == [1, 2, 3, 4, 5] and 5 not in r
 "
+check "the mainline test list parses, with 7.x test paths" python3 -c "
+import sys; sys.path.insert(0, '$TOP/scripts'); import vmrun
+t = vmrun.parse_list('$TOP/mainline/tests.list')
+assert t and all(x['name'].startswith(('x86/', 'kvm-extra/')) or '/' not in x['name'] for x in t), t
+"
+check "every test gets one retry unless the list says otherwise" python3 -c "
+import sys, tempfile; sys.path.insert(0, '$TOP/scripts'); import vmrun
+f = tempfile.NamedTemporaryFile('w', suffix='.list', delete=False)
+f.write('a 10 -\nb 10 retry:0\nc 10 retry:3,mode:tdp\n'); f.close()
+assert [x['retries'] for x in vmrun.parse_list(f.name)] == [1, 0, 3]
+"
+
+# 7. the report: failures come with the test's last lines, flaky passes say so
+mkdir -p "$work/rep/base" "$work/rep/patched"
+python3 - "$work/rep" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+def rec(i, status, detail, tail=()):
+    return {'id': i, 'key': 't%d' % i, 'status': status, 'detail': detail, 'splats': [],
+            'secs': 1.0, 'output_tail': list(tail)}
+for k, tests in (('base', [rec(1, 'pass', ''), rec(2, 'pass', ''), rec(3, 'fail', 'exit=1')]),
+                 ('patched', [rec(1, 'fail', 'exit=254', ['==== Test Assertion Failure ====', 'x.c:76: boom']),
+                              rec(2, 'pass', 'time=1s flaky: passed on retry after exit 254'),
+                              rec(3, 'fail', 'exit=1')])):
+    json.dump({'label': k, 'mode': 'tdp', 'tests': tests, 'problems': [],
+               'host_load': [9.0, 1.0], 'host_cpus': 2}, open(os.path.join(d, k, 'results.json'), 'w'))
+PY
+python3 "$TOP/scripts/report.py" --patched "$work/rep/patched" --base "$work/rep/base" > "$work/log" 2>&1
+check "a regression shows the test's assertion" grep -q '| x.c:76: boom' "$work/log"
+check "a pass on retry is flagged flaky" grep -q 'pass (flaky: passed on retry)' "$work/log"
+check "a busy host is noted" grep -q 'host load average 9.0' "$work/log"
+check "the counts: 1 passed, 1 failed, 1 skipped" grep -qx '1 passed, 1 failed, 1 skipped' "$work/log"
+
+# 8. the mainline series header names its own base and apt suite
+check "SERIES=mainline reads its base package, version and apt suite" bash -c "
+	SERIES=mainline; . '$TOP/scripts/lib.sh'
+	[ \"\$BASE_PKG \$BASE_VERSION \$APT_SUITE\" = 'linux-source-7.3 7.3.4-1~bpo13+1 trixie-backports' ]"
+SERIES=bogus bash -c ". '$TOP/scripts/lib.sh'" > "$work/log" 2>&1; rc=$?
+check "an unknown SERIES is refused by name" bash -c "[ $rc -ne 0 ] && grep -q 'unknown SERIES=bogus' '$work/log'"
 
 echo "1..$n"
 [ $failed -eq 0 ]
