@@ -25,7 +25,9 @@ make -s -C "$src" O="$sel/hdr" ARCH=x86_64 headers >/dev/null
 
 msg "copying tools/ and kvm-extra to $sel/src"
 mkdir -p "$sel/src/scripts"
-rsync -a --delete "$src/tools/" "$sel/src/tools/"
+# --copy-unsafe-links: some tools/include headers are symlinks into the
+# kernel's include/ (7.x: linux/pci_ids.h for libvfio), outside this copy.
+rsync -a --copy-unsafe-links --delete "$src/tools/" "$sel/src/tools/"
 cp "$src/scripts/subarch.include" "$sel/src/scripts/"
 kvm=$sel/src/tools/testing/selftests/kvm
 # kvm-extra is written against one selftests library: the 6.12 series'
