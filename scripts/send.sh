@@ -77,7 +77,8 @@ rm -f "$out/.body"
 
 # Recipients, as the base tree's get_maintainer.pl reports them.
 mapfile -t mails < <(ls "$out"/*.patch | grep -v cover-letter)
-gm() { (cd "$src" && perl scripts/get_maintainer.pl --no-git --no-git-fallback --no-rolestats "$@" "${mails[@]}") | paste -sd, -; }
+# --no-fixes: the import has no history to look Fixes: commits up in.
+gm() { (cd "$src" && perl scripts/get_maintainer.pl --no-git --no-git-fallback --no-fixes --no-rolestats "$@" "${mails[@]}") | paste -sd, -; }
 to=$(gm -m --no-l --no-r)
 lists=$(gm --no-m --no-r -l)
 cc=$(gm --no-m --no-l -r)
