@@ -77,6 +77,9 @@ def main():
                 verdict, c = 'FAIL', 'failed'
             else:
                 verdict, c = 'REGRESSION', 'failed'
+            if brec and 'flaky' in (brec['detail'] or ''):
+                # The base needed a retry too: the environment, not the patch.
+                verdict += ' (base: flaky, passed on retry)'
             counts[c] += 1
             note = ''
             if c != 'passed' and po != 'skip':
