@@ -29,6 +29,20 @@ count_tap() {
 	passed=$((passed + p - s)); skipped=$((skipped + s)); failed=$((failed + f))
 }
 
+# Add the "N passed, N failed, N skipped" line a VM run's table ends with; no
+# such line is a failure of its own.
+count_table() {	# count_table LOG WHAT
+	local last p f s
+	last=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$1" | tail -n 1)
+	if [ -n "$last" ]; then
+		read -r p _ f _ s _ <<< "$(echo "$last" | tr -d ',')"
+		passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+	else
+		echo "not ok - $2 produced no result table"
+		failed=$((failed + 1))
+	fi
+}
+
 step() {	# step NAME COMMAND...: run, show, count
 	local name=$1 log=$KMMU_OUT/test-$1.log rc start
 	shift
@@ -69,14 +83,7 @@ if [ "${SKIP_VM:-0}" = 1 ]; then
 else
 	step vm bash "$TOP/scripts/run.sh"
 	[ $? -eq 0 ] || step_rc=1
-	last=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$KMMU_OUT/test-vm.log" | tail -n 1)
-	if [ -n "$last" ]; then
-		read -r p _ f _ s _ <<< "$(echo "$last" | tr -d ',')"
-		passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-	else
-		echo "not ok - the VM run produced no result table"
-		failed=$((failed + 1))
-	fi
+	count_table "$KMMU_OUT/test-vm.log" "the VM run"
 	step splat bash "$TOP/tests/test-splat-detection.sh"
 	[ $? -eq 0 ] || step_rc=1
 	count_tap "$KMMU_OUT/test-splat.log"
@@ -100,14 +107,7 @@ else
 		if [ "${SKIP_VM:-0}" != 1 ]; then
 			step mainline-vm env SERIES=mainline bash "$TOP/scripts/run.sh"
 			[ $? -eq 0 ] || step_rc=1
-			last=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$KMMU_OUT/test-mainline-vm.log" | tail -n 1)
-			if [ -n "$last" ]; then
-				read -r p _ f _ s _ <<< "$(echo "$last" | tr -d ',')"
-				passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-			else
-				echo "not ok - the mainline VM run produced no result table"
-				failed=$((failed + 1))
-			fi
+			count_table "$KMMU_OUT/test-mainline-vm.log" "the mainline VM run"
 		fi
 	fi
 fi
