@@ -1,0 +1,534 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * huge_page_recovery_test
+ *
+ * Huge mappings must come back when dirty logging is turned off on a memslot
+ * backed by 2M hugetlb pages.
+ *
+ * While dirty logging is on, KVM maps the slot with 4K pages so that it can
+ * track writes page by page.  When it is turned off, the TDP MMU can rebuild
+ * each 2M mapping in place from the 4K page table below it: the 2M SPTEs
+ * are there again as soon as KVM_SET_USER_MEMORY_REGION returns, and the
+ * vCPUs take no fault to get them back.  A kernel that instead zaps the 4K
+ * page tables (6.12 and before) leaves the slot unmapped, and every vCPU
+ * re-faults its huge pages on its next access.
+ *
+ * Phases, with N vCPUs each owning an equal part of one hugetlb slot:
+ *
+ * 1. The guest writes the whole slot: pages_2m counts every 2M page of it.
+ * 2. Dirty logging on, the guest writes everything (the slot is now mapped
+ *    with 4K pages: pages_2m drops and pages_4k rises by the slot's size),
+ *    KVM_GET_DIRTY_LOG write-protects the 4K SPTEs, and the guest writes
+ *    everything again, so that every 4K SPTE is writable once more.
+ * 3. With every vCPU parked outside KVM_RUN, dirty logging is turned off.
+ *    pages_2m right after the ioctl must be back to its phase 1 value, and
+ *    the next write pass over the whole slot must take no page fault
+ *    (vCPU stat pf_taken).
+ * 4. The same again, but dirty logging is turned off while the vCPUs keep
+ *    writing the slot; after one more pass pages_2m must be back too.
+ *
+ * Every 8-byte word holds a pattern made of its address and the number of
+ * the pass that wrote it.  The guest checks the previous pass's value before
+ * it writes the next one, and the host checks the whole slot after phases 3
+ * and 4.
+ *
+ * Only the TDP MMU rebuilds huge pages in place.  With kvm.tdp_mmu=N the
+ * shadow MMU zaps, so the two checks of phase 3 are reported as skipped,
+ * with the figures; the data checks apply everywhere.  -I reports those two
+ * checks the same way on any MMU, for benchmark runs on a kernel without the
+ * in-place rebuild.
+ *
+ * Prints "bench: NAME VALUE" lines for scripts/bench.sh.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/bitmap.h>
+
+#include "kselftest.h"
+#include "test_util.h"
+#include "kvm_util.h"
+#include "processor.h"
+
+#define DATA_SLOT		10
+#define DATA_GPA		(4ULL << 30)	/* clear of memslot 0 */
+#define DATA_GVA		DATA_GPA
+#define HPAGE_SIZE		(2ULL << 20)
+
+#define DEFAULT_NR_VCPUS	2
+#define DEFAULT_SLOT_MIB	64
+#define MAX_VCPUS		16
+
+#define HUGEPAGES_2M_DIR	"/sys/kernel/mm/hugepages/hugepages-2048kB"
+
+/* What the vCPUs do when they leave their parking ucall. */
+enum guest_cmd {
+	CMD_PASS,	/* write the vCPU's part of the slot once */
+	CMD_LOOP,	/* write it over and over until guest_stop */
+	CMD_DONE,
+};
+
+/* Set by the host (the guest's copies, in memslot 0). */
+static uint64_t guest_cmd;
+static uint64_t guest_stop;
+/* Written by the guest: the last pass each vCPU completed in CMD_LOOP. */
+static uint64_t guest_loop_pass[MAX_VCPUS];
+
+static inline uint64_t pattern(uint64_t gva, uint64_t pass)
+{
+	return gva ^ (pass * 0x9e3779b97f4a7c15ULL);
+}
+
+/* Check that every word of [start, end) holds pass @old, write pass @new. */
+static void guest_write_pass(uint64_t id, uint64_t start, uint64_t end,
+			     uint64_t old, uint64_t new)
+{
+	uint64_t gva;
+
+	for (gva = start; gva < end; gva += 8) {
+		uint64_t val = READ_ONCE(*(uint64_t *)gva);
+
+		__GUEST_ASSERT(val == pattern(gva, old),
+			       "vCPU %lu, pass %lu: GVA 0x%lx holds 0x%lx, expected 0x%lx (pass %lu)",
+			       id, new, gva, val, pattern(gva, old), old);
+		WRITE_ONCE(*(uint64_t *)gva, pattern(gva, new));
+	}
+}
+
+/*
+ * Park in a ucall that reports the last pass written, then do what the host
+ * asked.  Pass 0 is the host's initial fill.
+ */
+static void guest_code(uint64_t id, uint64_t start, uint64_t size)
+{
+	uint64_t pass = 0;
+
+	for (;;) {
+		GUEST_SYNC(pass);
+
+		switch (READ_ONCE(guest_cmd)) {
+		case CMD_PASS:
+			guest_write_pass(id, start, start + size, pass, pass + 1);
+			pass++;
+			break;
+		case CMD_LOOP:
+			while (!READ_ONCE(guest_stop)) {
+				guest_write_pass(id, start, start + size, pass, pass + 1);
+				pass++;
+				WRITE_ONCE(guest_loop_pass[id], pass);
+			}
+			break;
+		default:
+			GUEST_DONE();
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ stats */
+
+struct stats {
+	int fd;
+	struct kvm_stats_header header;
+	struct kvm_stats_desc *desc;
+};
+
+static void stats_open(struct stats *s, int fd)
+{
+	s->fd = fd;
+	read_stats_header(fd, &s->header);
+	s->desc = read_stats_descriptors(fd, &s->header);
+}
+
+/* Unlike vm_get_stat(), fail on a stat that does not exist. */
+static uint64_t stats_get(struct stats *s, const char *name)
+{
+	uint64_t val;
+	int i;
+
+	for (i = 0; i < s->header.num_desc; i++) {
+		struct kvm_stats_desc *desc = get_stats_descriptor(s->desc, i, &s->header);
+
+		if (strcmp(desc->name, name))
+			continue;
+		read_stat_data(s->fd, &s->header, desc, &val, 1);
+		return val;
+	}
+	TEST_FAIL("No stat '%s'", name);
+	return 0;
+}
+
+/* ------------------------------------------------------------ vCPU threads */
+
+static int nr_vcpus = DEFAULT_NR_VCPUS;
+static struct kvm_vcpu *vcpus[MAX_VCPUS];
+static struct stats vcpu_stats[MAX_VCPUS];
+static pthread_t threads[MAX_VCPUS];
+static sem_t sem_run[MAX_VCPUS];
+static sem_t sem_parked;
+/* Last pass each vCPU reported from its parking ucall. */
+static uint64_t vcpu_pass[MAX_VCPUS];
+
+static void *vcpu_thread(void *arg)
+{
+	int id = (long)arg;
+	struct kvm_vcpu *vcpu = vcpus[id];
+	struct ucall uc;
+
+	for (;;) {
+		sem_wait(&sem_run[id]);
+		vcpu_run(vcpu);
+		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+
+		switch (get_ucall(vcpu, &uc)) {
+		case UCALL_SYNC:
+			vcpu_pass[id] = uc.args[1];
+			break;
+		case UCALL_DONE:
+			sem_post(&sem_parked);
+			return NULL;
+		case UCALL_ABORT:
+			REPORT_GUEST_ASSERT(uc);
+			/* NOT REACHED */
+		default:
+			TEST_FAIL("vCPU %d: unexpected ucall 0x%lx", id, uc.cmd);
+		}
+		sem_post(&sem_parked);
+	}
+}
+
+static void set_cmd(struct kvm_vm *vm, enum guest_cmd cmd)
+{
+	guest_cmd = cmd;
+	sync_global_to_guest(vm, guest_cmd);
+}
+
+static void start_vcpus(void)
+{
+	int i;
+
+	for (i = 0; i < nr_vcpus; i++)
+		sem_post(&sem_run[i]);
+}
+
+static void wait_parked(void)
+{
+	int i;
+
+	for (i = 0; i < nr_vcpus; i++)
+		sem_wait(&sem_parked);
+}
+
+/* Every vCPU runs @cmd once and parks again. */
+static void run_phase(struct kvm_vm *vm, enum guest_cmd cmd)
+{
+	set_cmd(vm, cmd);
+	start_vcpus();
+	wait_parked();
+}
+
+static uint64_t sum_vcpu_stat(const char *name)
+{
+	uint64_t sum = 0;
+	int i;
+
+	for (i = 0; i < nr_vcpus; i++)
+		sum += stats_get(&vcpu_stats[i], name);
+	return sum;
+}
+
+/* ------------------------------------------------------------------- host */
+
+static uint64_t slot_size, part_size;
+
+/* Count the words that do not hold their vCPU's last pass; print the first. */
+static uint64_t check_data(struct kvm_vm *vm, const char *when)
+{
+	uint64_t *data = addr_gpa2hva(vm, DATA_GPA);
+	uint64_t off, nr_bad = 0;
+
+	for (off = 0; off < slot_size; off += 8) {
+		uint64_t pass = vcpu_pass[off / part_size];
+		uint64_t exp = pattern(DATA_GVA + off, pass);
+		uint64_t val = data[off / 8];
+
+		if (val != exp && !nr_bad++)
+			ksft_print_msg("%s: GVA 0x%llx holds 0x%lx, expected 0x%lx (pass %lu)\n",
+				       when, DATA_GVA + off, val, exp, pass);
+	}
+	return nr_bad;
+}
+
+static void msleep(unsigned long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Wait until every vCPU has completed a CMD_LOOP pass after @since[]. */
+static bool wait_loop_passes(uint64_t *loop_pass, const uint64_t *since,
+			     int timeout_s)
+{
+	time_t deadline = time(NULL) + timeout_s;
+	int i;
+
+	for (i = 0; i < nr_vcpus; i++) {
+		while (READ_ONCE(loop_pass[i]) <= since[i]) {
+			if (time(NULL) > deadline)
+				return false;
+			msleep(10);
+		}
+	}
+	return true;
+}
+
+static bool tdp_mmu_enabled(void)
+{
+	FILE *f = fopen("/sys/module/kvm/parameters/tdp_mmu", "r");
+	int c = f ? fgetc(f) : 'N';
+
+	if (f)
+		fclose(f);
+	return c == 'Y' || c == 'y' || c == '1';
+}
+
+static long read_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long val = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &val) != 1)
+			val = -1;
+		fclose(f);
+	}
+	return val;
+}
+
+static void help(const char *name)
+{
+	printf("usage: %s [-v vcpus] [-m MiB] [-I]\n", name);
+	printf(" -v: number of vCPUs (default %d, at most %d)\n", DEFAULT_NR_VCPUS, MAX_VCPUS);
+	printf(" -m: MiB of 2M hugetlb memory in the slot, a multiple of 2 * vCPUs (default %d)\n",
+	       DEFAULT_SLOT_MIB);
+	printf(" -I: report the in-place recovery checks (2M mappings right after the\n"
+	       "     disable, no faults after it) as figures only, on any MMU\n");
+	exit(0);
+}
+
+#define NR_CHECKS	7
+
+int main(int argc, char *argv[])
+{
+	uint64_t slot_2m, slot_4k, base_2m, full_2m, p2m, p4k, flushes, faults;
+	uint64_t before_loop[MAX_VCPUS], *loop_pass, nr_bad;
+	uint64_t pf_before, fixed_before, fixed, flush_reqs;
+	int slot_mib = DEFAULT_SLOT_MIB, opt, i;
+	bool tdp_mmu, in_place, info_only = false;
+	unsigned long *bitmap;
+	struct stats vm_stats;
+	struct kvm_vm *vm;
+	long free_2m;
+	bool ok;
+
+	while ((opt = getopt(argc, argv, "hv:m:I")) != -1) {
+		switch (opt) {
+		case 'v':
+			nr_vcpus = atoi_positive("Number of vCPUs", optarg);
+			break;
+		case 'm':
+			slot_mib = atoi_positive("Slot MiB", optarg);
+			break;
+		case 'I':
+			info_only = true;
+			break;
+		case 'h':
+		default:
+			help(argv[0]);
+		}
+	}
+	TEST_ASSERT(nr_vcpus <= MAX_VCPUS, "At most %d vCPUs", MAX_VCPUS);
+	TEST_ASSERT(slot_mib % (2 * nr_vcpus) == 0,
+		    "-m %d: each of the %d vCPUs must own whole 2M pages", slot_mib, nr_vcpus);
+
+	ksft_print_header();
+
+	slot_size = (uint64_t)slot_mib << 20;
+	part_size = slot_size / nr_vcpus;
+	slot_2m = slot_size / HPAGE_SIZE;
+	slot_4k = slot_size / PAGE_SIZE;
+
+	free_2m = read_long(HUGEPAGES_2M_DIR "/free_hugepages");
+	if (free_2m < 0)
+		ksft_exit_skip("no 2M hugetlb pages on this host (%s)\n", HUGEPAGES_2M_DIR);
+	if ((uint64_t)free_2m < slot_2m)
+		ksft_exit_skip("%ld free 2M hugetlb pages, %lu needed (boot with hugepages=N)\n",
+			       free_2m, slot_2m);
+
+	tdp_mmu = tdp_mmu_enabled();
+	in_place = tdp_mmu && !info_only;
+	ksft_print_msg("%d vCPUs, %d MiB hugetlb slot (%lu 2M pages), tdp_mmu=%c, TDP %s\n",
+		       nr_vcpus, slot_mib, slot_2m, tdp_mmu ? 'Y' : 'N',
+		       kvm_is_tdp_enabled() ? "on" : "off");
+	if (!tdp_mmu)
+		ksft_print_msg("Shadow MMU: it zaps instead of rebuilding in place, so the 2M-after-disable and no-fault checks are reported as figures only\n");
+	else if (info_only)
+		ksft_print_msg("-I: the 2M-after-disable and no-fault checks are reported as figures only\n");
+
+	ksft_set_plan(NR_CHECKS);
+
+	/* Memslot 0 only needs the page tables that map the data slot. */
+	vm = __vm_create_with_vcpus(VM_SHAPE_DEFAULT, nr_vcpus, slot_4k / 512 + 64,
+				    guest_code, vcpus);
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS_HUGETLB_2MB, DATA_GPA,
+				    DATA_SLOT, slot_4k, 0);
+	/*
+	 * With TDP, KVM maps the slot with 2M pages whatever the guest's own
+	 * page size; with shadow paging the guest must use 2M pages too.
+	 */
+	virt_map_level(vm, DATA_GVA, DATA_GPA, slot_size,
+		       kvm_is_tdp_enabled() ? PG_LEVEL_4K : PG_LEVEL_2M);
+
+	/* Pass 0: the host's fill. */
+	for (i = 0; i < (int)(slot_size / 8); i++)
+		((uint64_t *)addr_gpa2hva(vm, DATA_GPA))[i] = pattern(DATA_GVA + i * 8ULL, 0);
+
+	stats_open(&vm_stats, vm_get_stats_fd(vm));
+	loop_pass = addr_gva2hva(vm, (vm_vaddr_t)guest_loop_pass);
+	sem_init(&sem_parked, 0, 0);
+	for (i = 0; i < nr_vcpus; i++) {
+		vcpu_args_set(vcpus[i], 3, (uint64_t)i, DATA_GVA + i * part_size, part_size);
+		stats_open(&vcpu_stats[i], vcpu_get_stats_fd(vcpus[i]));
+		sem_init(&sem_run[i], 0, 0);
+		TEST_ASSERT(!pthread_create(&threads[i], NULL, vcpu_thread, (void *)(long)i),
+			    "pthread_create failed");
+	}
+
+	/* Up to the first parking ucall: nothing of the data slot is mapped. */
+	start_vcpus();
+	wait_parked();
+	base_2m = stats_get(&vm_stats, "pages_2m");
+
+	/* Phase 1: the whole slot with 2M mappings. */
+	run_phase(vm, CMD_PASS);
+	full_2m = stats_get(&vm_stats, "pages_2m");
+	ksft_test_result(full_2m >= base_2m + slot_2m,
+			 "first write maps the slot with 2M pages: pages_2m %lu -> %lu, slot has %lu\n",
+			 base_2m, full_2m, slot_2m);
+
+	/* Phase 2: dirty logging splits the slot; then make every SPTE writable. */
+	p4k = stats_get(&vm_stats, "pages_4k");
+	vm_mem_region_set_flags(vm, DATA_SLOT, KVM_MEM_LOG_DIRTY_PAGES);
+	run_phase(vm, CMD_PASS);
+	p2m = stats_get(&vm_stats, "pages_2m");
+	ksft_test_result(p2m + slot_2m <= full_2m &&
+			 stats_get(&vm_stats, "pages_4k") >= p4k + slot_4k,
+			 "dirty logging maps the slot with 4K pages: pages_2m %lu -> %lu, pages_4k %lu -> %lu\n",
+			 full_2m, p2m, p4k, stats_get(&vm_stats, "pages_4k"));
+
+	bitmap = bitmap_zalloc(slot_4k);
+	kvm_vm_get_dirty_log(vm, DATA_SLOT, bitmap);
+	run_phase(vm, CMD_PASS);
+
+	/* Phase 3: dirty logging off with every vCPU parked. */
+	flushes = stats_get(&vm_stats, "remote_tlb_flush");
+	flush_reqs = stats_get(&vm_stats, "remote_tlb_flush_requests");
+	p4k = stats_get(&vm_stats, "pages_4k");
+	vm_mem_region_set_flags(vm, DATA_SLOT, 0);
+	p2m = stats_get(&vm_stats, "pages_2m");
+	flushes = stats_get(&vm_stats, "remote_tlb_flush") - flushes;
+	flush_reqs = stats_get(&vm_stats, "remote_tlb_flush_requests") - flush_reqs;
+	/*
+	 * remote_tlb_flush counts only the flushes that had to kick a vCPU
+	 * in guest mode, none here with every vCPU parked; the requests
+	 * count every flush KVM asked for.
+	 */
+	ksft_print_msg("dirty logging off: pages_2m %lu (full %lu), pages_4k %lu -> %lu, %lu remote TLB flush requests, %lu remote TLB flushes\n",
+		       p2m, full_2m, p4k, stats_get(&vm_stats, "pages_4k"), flush_reqs, flushes);
+	printf("bench: pages_2m_after_disable %lu\n", p2m - base_2m);
+	printf("bench: disable_remote_tlb_flushes %lu\n", flushes);
+	printf("bench: disable_remote_tlb_flush_requests %lu\n", flush_reqs);
+	if (in_place)
+		ksft_test_result(p2m >= full_2m,
+				 "2M mappings are back right after the disable: pages_2m %lu, expected %lu\n",
+				 p2m, full_2m);
+	else
+		ksft_test_result_skip("2M mappings right after the disable (not checked: %s): pages_2m %lu of %lu\n",
+				      tdp_mmu ? "-I" : "shadow MMU zaps", p2m, full_2m);
+
+	pf_before = sum_vcpu_stat("pf_taken");
+	fixed_before = sum_vcpu_stat("pf_fixed");
+	run_phase(vm, CMD_PASS);
+	faults = sum_vcpu_stat("pf_taken") - pf_before;
+	fixed = sum_vcpu_stat("pf_fixed") - fixed_before;
+	printf("bench: recovery_pf_taken %lu\n", faults);
+	printf("bench: recovery_pf_fixed %lu\n", fixed);
+	printf("bench: pages_2m_after_recovery_pass %lu\n",
+	       stats_get(&vm_stats, "pages_2m") - base_2m);
+	if (in_place)
+		ksft_test_result(!faults,
+				 "no page faults after the disable: pf_taken %lu, pf_fixed %lu on a pass over %lu 2M pages\n",
+				 faults, fixed, slot_2m);
+	else
+		ksft_test_result_skip("page faults after the disable (not checked: %s): pf_taken %lu, pf_fixed %lu for %lu 2M pages\n",
+				      tdp_mmu ? "-I" : "shadow MMU zaps", faults, fixed, slot_2m);
+
+	nr_bad = check_data(vm, "after the disable");
+	ksft_test_result(!nr_bad, "data intact after the disable: %lu bad words\n", nr_bad);
+
+	/*
+	 * Phase 4: dirty logging on and off while the vCPUs write.  Each step
+	 * waits until every vCPU has completed a pass since the previous one,
+	 * so that the vCPUs really write across KVM_GET_DIRTY_LOG and the
+	 * disable.
+	 */
+	vm_mem_region_set_flags(vm, DATA_SLOT, KVM_MEM_LOG_DIRTY_PAGES);
+	for (i = 0; i < nr_vcpus; i++) {
+		before_loop[i] = vcpu_pass[i];
+		WRITE_ONCE(loop_pass[i], vcpu_pass[i]);
+	}
+	WRITE_ONCE(*(uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)&guest_stop), 0);
+	set_cmd(vm, CMD_LOOP);
+	start_vcpus();
+
+	ok = wait_loop_passes(loop_pass, before_loop, 60);
+	kvm_vm_get_dirty_log(vm, DATA_SLOT, bitmap);
+	for (i = 0; i < nr_vcpus; i++)
+		before_loop[i] = READ_ONCE(loop_pass[i]);
+	ok = ok && wait_loop_passes(loop_pass, before_loop, 60);
+	for (i = 0; i < nr_vcpus; i++)
+		before_loop[i] = READ_ONCE(loop_pass[i]);
+	vm_mem_region_set_flags(vm, DATA_SLOT, 0);
+	ok = ok && wait_loop_passes(loop_pass, before_loop, 60);
+
+	WRITE_ONCE(*(uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)&guest_stop), 1);
+	wait_parked();
+	nr_bad = check_data(vm, "after the disable under load");
+	ksft_test_result(ok && !nr_bad,
+			 "disable while the vCPUs write: every vCPU wrote across it (%s), %lu bad words\n",
+			 ok ? "yes" : "no: timeout", nr_bad);
+	for (i = 0; i < nr_vcpus; i++)
+		ksft_print_msg("vCPU %d: %lu passes\n", i, vcpu_pass[i]);
+
+	run_phase(vm, CMD_PASS);
+	p2m = stats_get(&vm_stats, "pages_2m");
+	nr_bad = check_data(vm, "after the last pass");
+	ksft_test_result(p2m >= full_2m && !nr_bad,
+			 "2M mappings are back after the disable under load: pages_2m %lu, expected %lu; %lu bad words\n",
+			 p2m, full_2m, nr_bad);
+
+	set_cmd(vm, CMD_DONE);
+	start_vcpus();
+	wait_parked();
+	for (i = 0; i < nr_vcpus; i++)
+		pthread_join(threads[i], NULL);
+
+	free(bitmap);
+	kvm_vm_free(vm);
+	ksft_finished();
+}
