@@ -5,10 +5,12 @@
 # Usage: scripts/build-kernel.sh TREE [FRAGMENT...]
 #   TREE is a directory holding src/ (a clean kernel source tree); the build
 #   goes to TREE/build.  FRAGMENTs default to configs/vm-kvm.config and
-#   configs/debug.config.  The config is tinyconfig plus the fragments, merged
-#   with the kernel's own merge_config.sh; every option the fragments ask for
-#   is then checked in the final .config, because olddefconfig silently drops
-#   options whose dependencies are missing.
+#   configs/debug.config; a patched tree (TREE/APPLIED) also gets
+#   configs/series-<series>.config, if there is one.  The config is
+#   tinyconfig plus the fragments, merged with the kernel's own
+#   merge_config.sh; every option the fragments ask for is then checked in the
+#   final .config, because olddefconfig silently drops options whose
+#   dependencies are missing.
 set -e
 . "$(dirname "$0")/lib.sh"
 
@@ -17,6 +19,11 @@ shift
 mkdir -p "$tree"
 tree=$(cd "$tree" && pwd)
 [ $# -gt 0 ] || set -- "$TOP/configs/vm-kvm.config" "$TOP/configs/debug.config"
+# Options that only exist with the series applied (configs/series-NAME.config)
+# go into the patched tree's config only: the base has no such symbols.
+if [ -f "$tree/APPLIED" ] && [ -f "$TOP/configs/series-$SERIES_NAME.config" ]; then
+	set -- "$@" "$TOP/configs/series-$SERIES_NAME.config"
+fi
 src=$tree/src
 obj=${KBUILD_DIR:-$tree/build}
 [ -f "$src/Makefile" ] || die "$src is not a kernel source tree"

@@ -157,6 +157,11 @@ for c in $commits; do
 	i=$((i + 1))
 	p=$(printf '%s\n' "$listed" | sed -n "${i}p")
 	git -C "$repo" checkout -q "$c"
+	# The patched kernel's config again, so that an option the series adds
+	# (configs/series-*.config) is on from the patch that adds it: the
+	# earlier commits' olddefconfig dropped it as unknown.
+	cp "$cfg" "$obj/.config"
+	bmake -s olddefconfig >/dev/null
 	files=$(git -C "$repo" diff --name-only "$c^" "$c")
 	if bmake -s W=1 arch/x86/kvm/ virt/kvm/ > "$tmp/w1.out" 2> "$tmp/w1" ; then
 		tap ok "builds (W=1, arch/x86/kvm virt/kvm): $p"

@@ -8,6 +8,9 @@
 # Environment:
 #   KSRC=DIR        use this kernel tree as the base (see scripts/apply.sh)
 #   MODES="tdp shadow-mmu"   MMU modes to run (also: npt-off)
+#   PATCHED_MODES="mirror"   modes run on the patched kernel only, because
+#                   they need something the series adds (default: the series
+#                   file's "# patched-modes:" header; empty to skip)
 #   KERNELS="base patched"   which kernels to boot
 #   ONLY=REGEX      run only the tests whose "name args" match
 #   FRAGMENTS="..." config fragments (default configs/vm-kvm.config configs/debug.config)
@@ -17,6 +20,7 @@ set -e
 . "$(dirname "$0")/lib.sh"
 
 MODES=${MODES:-tdp shadow-mmu}
+PATCHED_MODES=${PATCHED_MODES-$(series_header patched-modes)}
 KERNELS=${KERNELS:-base patched}
 TEST_LIST=${TEST_LIST:-$TEST_LIST_DEFAULT}
 MAX_SECONDS=${MAX_SECONDS:-1800}
@@ -43,8 +47,12 @@ timing "selftests + initramfs" $(( $(now) - s ))
 
 rc=0
 dirs_base=() dirs_patched=()
-for mode in $MODES; do
+for mode in $MODES $PATCHED_MODES; do
 	for k in $KERNELS; do
+		case " $MODES " in
+		*" $mode "*) ;;
+		*) [ "$k" = patched ] || continue ;;
+		esac
 		d=$KMMU_OUT/results/$k-$mode
 		rm -rf "$d"
 		msg "VM run: $k kernel, $mode"
@@ -58,7 +66,7 @@ for mode in $MODES; do
 done
 
 echo
-echo "== $(wc -l < "$KMMU_OUT/trees/patched/APPLIED") patches on $(cat "$KMMU_OUT/trees/base/VERSION"); modes: $MODES"
+echo "== $(wc -l < "$KMMU_OUT/trees/patched/APPLIED") patches on $(cat "$KMMU_OUT/trees/base/VERSION"); modes: $MODES${PATCHED_MODES:+ (patched kernel only: $PATCHED_MODES)}"
 if [ ${#dirs_patched[@]} -eq 0 ]; then
 	# Only the base was asked for: report it as the kernel under test.
 	dirs_patched=("${dirs_base[@]}"); dirs_base=()

@@ -45,6 +45,10 @@ MODES = {
     'tdp': ['kvm.tdp_mmu=Y'],
     'shadow-mmu': ['kvm.tdp_mmu=N'],
     'npt-off': ['kvm_amd.npt=0'],
+    # The series' software backend for mirror page tables (6.12 series,
+    # CONFIG_KVM_MMU_MIRROR_SW): KVM_X86_SW_PROTECTED_VM VMs get mirror roots,
+    # and every 7th propagation fails with -EBUSY to exercise the retry path.
+    'mirror': ['kvm.tdp_mmu=Y', 'kvm.mirror_sw=1', 'kvm.mirror_sw_inject_busy=7'],
 }
 # no_timer_check: under TCG on a loaded host the boot-time IO-APIC timer check
 # can miss its window and panic ("IO-APIC + timer doesn't work!"), as seen here.
