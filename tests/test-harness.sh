@@ -190,5 +190,12 @@ check "SERIES=mainline reads its base package, version and apt suite" bash -c "
 SERIES=bogus bash -c ". '$TOP/scripts/lib.sh'" > "$work/log" 2>&1; rc=$?
 check "an unknown SERIES is refused by name" bash -c "[ $rc -ne 0 ] && grep -q 'unknown SERIES=bogus' '$work/log'"
 
+# 9. the mode that needs the series (mirror) is asked for by the series and
+#    known to vmrun.py
+check "the 6.12 series asks for the mirror mode on the patched kernel" bash -c "
+	. '$TOP/scripts/lib.sh' && [ \"\$(series_header patched-modes)\" = mirror ]"
+check "vmrun.py knows the mirror mode and its boot parameters" bash -c "
+	python3 -c 'import sys; sys.path.insert(0, \"$TOP/scripts\"); import vmrun; sys.exit(\"kvm.mirror_sw=1\" not in vmrun.MODES[\"mirror\"])'"
+
 echo "1..$n"
 [ $failed -eq 0 ]
