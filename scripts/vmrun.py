@@ -155,6 +155,10 @@ def cmd_initramfs(a):
             find.wait()
             if cpio.returncode or gz.returncode or find.returncode:
                 raise SystemExit('error: packing the initramfs failed')
+    # The guest runs tests by their number in the list it was packed with:
+    # keep that list beside the initramfs, so that run can refuse another.
+    with open(a.out + '.groups.json', 'w') as f:
+        json.dump(groups_of(tests), f)
     print(a.out)
     return 0
 
@@ -233,8 +237,11 @@ def boot_group(a, g, outdir, deadline, only=None):
         for tid in begun:
             begun_at.setdefault(tid, now)
         running = [tid for tid in begun if tid not in results]
-        if running:
-            t = next(t for t in g['tests'] if t['id'] == running[-1])
+        t = next((t for t in g['tests'] if t['id'] == running[-1]), None) if running else None
+        if running and not t:
+            killed = 'the guest ran test %d, which this boot did not ask for: the initramfs ' \
+                     'was packed from another test list' % running[-1]
+        elif t:
             limit = t['timeout'] * (t['retries'] + 1)
             if now - begun_at[t['id']] > limit + GRACE:
                 killed = 'test %d %s hung: no result %d s after its %d s timeout' % (
@@ -251,6 +258,12 @@ def boot_group(a, g, outdir, deadline, only=None):
 
 def cmd_run(a):
     tests = parse_list(a.list)
+    packed = a.initramfs + '.groups.json'
+    if os.path.exists(packed):
+        with open(packed) as f:
+            if json.load(f) != json.loads(json.dumps(groups_of(tests))):
+                raise SystemExit('error: %s was packed from another version of %s (test numbers '
+                                 'differ); rebuild it with vmrun.py initramfs' % (a.initramfs, a.list))
     if a.only:
         tests = [t for t in tests if re.search(a.only, test_key(t))]
     tests = [t for t in tests if a.mode in t['modes']]

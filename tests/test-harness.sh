@@ -197,5 +197,20 @@ check "the 6.12 series asks for the mirror mode on the patched kernel" bash -c "
 check "vmrun.py knows the mirror mode and its boot parameters" bash -c "
 	python3 -c 'import sys; sys.path.insert(0, \"$TOP/scripts\"); import vmrun; sys.exit(\"kvm.mirror_sw=1\" not in vmrun.MODES[\"mirror\"])'"
 
+# 10. an initramfs packed from another version of the list is refused: the
+#     guest numbers tests by the list it was packed with
+printf 'kvm_binary_stats_test 60 -\n' > "$work/l1.list"
+printf 'kvm_binary_stats_test 60 -\nkvm_page_table_test 60 -\n' > "$work/l2.list"
+python3 -c "
+import json, sys
+sys.path.insert(0, '$TOP/scripts')
+import vmrun
+json.dump(vmrun.groups_of(vmrun.parse_list('$work/l2.list')), open('$work/ird.cpio.gz.groups.json', 'w'))"
+: > "$work/ird.cpio.gz"
+python3 "$TOP/scripts/vmrun.py" run --kernel "$work/ird.cpio.gz" --initramfs "$work/ird.cpio.gz" \
+	--list "$work/l1.list" --mode tdp --out "$work/vr" > "$work/log" 2>&1; rc=$?
+check "an initramfs packed from another test list is refused" \
+	bash -c "[ $rc -ne 0 ] && grep -q 'packed from another version' '$work/log'"
+
 echo "1..$n"
 [ $failed -eq 0 ]
