@@ -5,11 +5,14 @@
 # figure side by side with the difference.  Counts (bytes, faults, flushes)
 # are preferred over times, which under TCG depend on the emulation.
 #
-# Environment: MODES (default "tdp shadow-mmu"), BENCH_LIST, as in run.sh.
+# Environment: MODES (default "tdp shadow-mmu"), PATCHED_MODES (default: the
+# series header's "# patched-modes:", run on the patched kernel only),
+# BENCH_LIST, as in run.sh.
 set -e
 . "$(dirname "$0")/lib.sh"
 
 MODES=${MODES:-tdp shadow-mmu}
+PATCHED_MODES=${PATCHED_MODES-$(series_header patched-modes)}
 list=${BENCH_LIST:-$TOP/tests/bench.list}
 "$TOP/scripts/apply.sh"
 for k in base patched; do
@@ -21,8 +24,12 @@ python3 "$TOP/scripts/vmrun.py" initramfs --bin "$bin" --list "$list" --out "$ir
 
 rc=0
 dirs=()
-for mode in $MODES; do
+for mode in $MODES $PATCHED_MODES; do
 	for k in base patched; do
+		case " $MODES " in
+		*" $mode "*) ;;
+		*) [ "$k" = patched ] || continue ;;
+		esac
 		d=$KMMU_OUT/bench/$k-$mode
 		rm -rf "$d"
 		msg "benchmark: $k kernel, $mode"
@@ -39,20 +46,27 @@ UPSTREAM_FIGURES = [
     # dirty_log_perf_test: the time KVM_SET_USER_MEMORY_REGION takes to turn
     # dirty logging off (where huge pages are recovered), in seconds.
     (r'# Disabling dirty logging time: ([0-9.]+)s$', 'disable_dirty_log_s'),
+    # ... and the populate, enable and dirty-log times, the direct TDP MMU
+    # paths that mirror SPTEs must leave as fast as they were.
+    (r'# Populate memory time: ([0-9.]+)s$', 'populate_s'),
+    (r'# Enabling dirty logging time: ([0-9.]+)s$', 'enable_dirty_log_s'),
+    (r'# Get dirty log over [0-9]+ iterations took ([0-9.]+)s', 'get_dirty_log_s'),
 ]
 for d in sys.argv[1:]:
     kernel, mode = os.path.basename(d).split('-', 1)
     for tap in sorted(glob.glob(os.path.join(d, 'tap-g*.log'))):
         test = None
         for line in open(tap, errors='replace'):
-            m = re.match(r'# kmmu-begin \d+ (\S+)', line)
+            # A test listed twice (other arguments) is told apart by its
+            # number in the list, the same on both kernels.
+            m = re.match(r'# kmmu-begin (\d+) (\S+)', line)
             if m:
-                test = m.group(1)
+                test = '%s#%s' % (m.group(2).split('/')[-1], m.group(1))
             m = re.match(r'# bench: (\S+) (.*)$', line.rstrip())
             if m and test:
                 figures.setdefault((mode, test, m.group(1)), {})[kernel] = m.group(2)
             # Upstream tests print figures in their own words: take the ones
-            # the series is about.  A test listed twice keeps its last run.
+            # the series is about.
             for pat, name in UPSTREAM_FIGURES:
                 m = re.match(pat, line.rstrip())
                 if m and test:
@@ -68,6 +82,6 @@ for (mode, test, name), v in sorted(figures.items()):
             diff = '%+.6f' % (float(p) - float(b))
         except ValueError:
             diff = '-'
-    print('%-10s %-28s %-26s %14s %14s %14s' % (mode, test.split('/')[-1], name, b, p, diff))
+    print('%-10s %-28s %-26s %14s %14s %14s' % (mode, test, name, b, p, diff))
 PY
 exit $rc
