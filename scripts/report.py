@@ -5,6 +5,9 @@
 Usage: report.py --patched DIR [DIR...] [--base DIR [DIR...]] [--json FILE]
   Each DIR holds a results.json from vmrun.py; runs are paired by mode.
 
+A mode only the patched kernel runs (mirror) is compared with the base
+kernel's run of the mode it extends (tdp).
+
 Verdict of each (test, mode) on the patched kernel:
   pass                  passed, no splat
   pass (fixed)          passed; failed on the base
@@ -23,6 +26,9 @@ import argparse
 import json
 import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vmrun import BASE_MODE_OF  # noqa: E402
 
 
 def load(dirs):
@@ -60,6 +66,11 @@ def main():
     rows, counts, problems = [], {'passed': 0, 'failed': 0, 'skipped': 0}, []
     for mode, prun in patched.items():
         brun = base.get(mode)
+        base_note = ''
+        if not brun and base.get(BASE_MODE_OF.get(mode)):
+            # A patched-only mode (e.g. mirror): the base ran its parent mode.
+            brun = base[BASE_MODE_OF[mode]]
+            base_note = ' (base: %s mode)' % BASE_MODE_OF[mode]
         bidx = {(r['id'], r['key']): r for r in brun['tests']} if brun else {}
         for rec in prun['tests']:
             po = outcome(rec)
@@ -80,6 +91,8 @@ def main():
             if brec and 'flaky' in (brec['detail'] or ''):
                 # The base needed a retry too: the environment, not the patch.
                 verdict += ' (base: flaky, passed on retry)'
+            if brec and c != 'passed':
+                verdict += base_note
             counts[c] += 1
             note = ''
             if c != 'passed' and po != 'skip':
@@ -96,7 +109,7 @@ def main():
             if r and r.get('host_load') and max(r['host_load']) > r.get('host_cpus', 2):
                 print('note: %s kernel (%s): host load average %.1f at start, %.1f at end (%d CPUs)'
                       % (r['label'], mode, r['host_load'][0], r['host_load'][1], r['host_cpus']))
-        if brun:
+        if brun and not base_note:
             for prob in brun['problems']:
                 print('note: base kernel (%s): %s' % (mode, prob))
 

@@ -50,6 +50,9 @@ MODES = {
     # and every 7th propagation fails with -EBUSY to exercise the retry path.
     'mirror': ['kvm.tdp_mmu=Y', 'kvm.mirror_sw=1', 'kvm.mirror_sw_inject_busy=7'],
 }
+# A mode the base kernel can't run (it lacks what the mode needs) is compared
+# with the base kernel's run of the mode it extends.
+BASE_MODE_OF = {'mirror': 'tdp'}
 # no_timer_check: under TCG on a loaded host the boot-time IO-APIC timer check
 # can miss its window and panic ("IO-APIC + timer doesn't work!"), as seen here.
 BASE_CMDLINE = ['console=ttyS0,115200', 'panic=-1', 'hugepagesz=2M', 'hugepages=256',

@@ -182,6 +182,20 @@ check "a regression shows the test's assertion" grep -q '| x.c:76: boom' "$work/
 check "a pass on retry is flagged flaky" grep -q 'pass (flaky: passed on retry)' "$work/log"
 check "a busy host is noted" grep -q 'host load average 9.0' "$work/log"
 check "the counts: 1 passed, 1 failed, 1 skipped" grep -qx '1 passed, 1 failed, 1 skipped' "$work/log"
+# A patched-only mode (mirror) is judged against the base kernel's tdp run.
+mkdir -p "$work/rep/mirror"
+python3 - "$work/rep" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+r = json.load(open(os.path.join(d, 'patched', 'results.json')))
+r['mode'] = 'mirror'
+json.dump(r, open(os.path.join(d, 'mirror', 'results.json'), 'w'))
+PY
+python3 "$TOP/scripts/report.py" --patched "$work/rep/mirror" --base "$work/rep/base" > "$work/log" 2>&1
+check "a mirror-mode failure that fails on the base's tdp run too is not counted as one" \
+	grep -q 'fails on base too (base: tdp mode)' "$work/log"
+check "a mirror-mode failure that passes on the base's tdp run is a regression" \
+	grep -q 'REGRESSION' "$work/log"
 
 # 8. the mainline series header names its own base and apt suite
 check "SERIES=mainline reads its base package, version and apt suite" bash -c "
