@@ -193,8 +193,16 @@ for c in $commits; do
 				sparse_base[$o]=""
 			fi
 			git -C "$repo" checkout -q "$c"
+			# Building at the base dropped the series' own options
+			# from the config: put them back.
+			cp "$cfg" "$obj/.config"
+			bmake -s olddefconfig >/dev/null
 		fi
-		bmake -s C=2 "$o" 2>&1 >/dev/null | norm > "$tmp/sp"
+		if ! bmake -s C=2 "$o" 2> "$tmp/sp.raw" >/dev/null; then
+			echo "sparse build of $o failed:" >> "$tmp/new-sparse"
+			tail -n 5 "$tmp/sp.raw" >> "$tmp/new-sparse"
+		fi
+		norm < "$tmp/sp.raw" > "$tmp/sp"
 		comm -13 <(printf '%s\n' "${sparse_base[$o]}" | sed '/^$/d' | sort) "$tmp/sp" >> "$tmp/new-sparse"
 	done
 	tap "$([ -s "$tmp/new-sparse" ] && echo fail || echo ok)" "no new sparse warning: $p" "$tmp/new-sparse"
