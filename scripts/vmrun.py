@@ -207,9 +207,9 @@ def test_output(text, tid):
     return out
 
 
-def boot_group(a, g, outdir, deadline, only=None):
-    console = os.path.join(outdir, 'console-g%d.log' % g['n'])
-    tap = os.path.join(outdir, 'tap-g%d.log' % g['n'])
+def boot_group(a, g, outdir, deadline, only=None, tag=''):
+    console = os.path.join(outdir, 'console-g%d%s.log' % (g['n'], tag))
+    tap = os.path.join(outdir, 'tap-g%d%s.log' % (g['n'], tag))
     for p in (console, tap):
         if os.path.exists(p):
             os.unlink(p)
@@ -223,11 +223,11 @@ def boot_group(a, g, outdir, deadline, only=None):
             '-kernel', a.kernel, '-initrd', a.initramfs,
             '-serial', 'file:' + console, '-serial', 'file:' + tap,
             '-append', ' '.join(cmdline)]
-    with open(os.path.join(outdir, 'qemu-g%d.cmd' % g['n']), 'w') as f:
+    with open(os.path.join(outdir, 'qemu-g%d%s.cmd' % (g['n'], tag)), 'w') as f:
         f.write(' '.join(qemu) + '\n')
     start = time.time()
     proc = subprocess.Popen(qemu, stdout=subprocess.DEVNULL, stderr=open(
-        os.path.join(outdir, 'qemu-g%d.err' % g['n']), 'w'))
+        os.path.join(outdir, 'qemu-g%d%s.err' % (g['n'], tag)), 'w'))
     killed = None
     begun_at = {}
     while proc.poll() is None:
@@ -278,40 +278,70 @@ def cmd_run(a):
         wanted = [t for t in g['tests'] if t in tests]
         if not wanted:
             continue
-        only = [t['id'] for t in wanted] if len(wanted) != len(g['tests']) else None
-        text, console, killed, secs = boot_group(a, g, a.out, deadline, only)
-        results, begun, info = parse_tap(text)
-        findings = scanconsole.scan_file(console) if os.path.exists(console) else []
-        done = '# kmmu-done' in text
-        boot = {'group': g['n'], 'boot': g['boot'], 'seconds': round(secs, 1), 'info': info,
-                'killed': killed, 'completed': done,
-                'splats': [dict(f, log=os.path.basename(console)) for f in findings]}
-        boots.append(boot)
-        if killed:
-            run_problems.append('group %d: VM killed: %s' % (g['n'], killed))
-        elif not done:
-            run_problems.append('group %d: VM stopped before the tests finished (panic or crash?)' % g['n'])
-        for f in findings:
-            if not f['test']:
-                run_problems.append('group %d: %s' % (g['n'], scanconsole.format_finding(
-                    os.path.basename(console), f)))
-        for t in g['tests']:
-            if t not in wanted:
-                continue
-            r = results.get(t['id'])
-            if r is None:
-                if killed and t['id'] in begun:
-                    r = {'status': 'hang', 'detail': killed, 'secs': None}
+        # A VM that stops in the middle (a crash with no console message,
+        # e.g. a triple fault of the emulated machine) is booted again for
+        # the tests it did not reach; the test it was running gets the same
+        # retries as a failed test, and a pass after such a stop is reported
+        # as flaky, never as a plain pass.
+        pending, crashes, nboot = list(wanted), {}, 0
+        while pending:
+            only = [t['id'] for t in pending] if len(pending) != len(g['tests']) else None
+            tag = '-r%d' % nboot if nboot else ''
+            nboot += 1
+            text, console, killed, secs = boot_group(a, g, a.out, deadline, only, tag)
+            results, begun, info = parse_tap(text)
+            findings = scanconsole.scan_file(console) if os.path.exists(console) else []
+            done = '# kmmu-done' in text
+            boot = {'group': g['n'], 'boot': g['boot'], 'seconds': round(secs, 1), 'info': info,
+                    'killed': killed, 'completed': done,
+                    'splats': [dict(f, log=os.path.basename(console)) for f in findings]}
+            boots.append(boot)
+            stopped = not killed and not done
+            crashed = [tid for tid in begun if tid not in results] if stopped else []
+            again = []
+            if killed:
+                run_problems.append('group %d: VM killed: %s' % (g['n'], killed))
+            elif stopped:
+                where = ('while test %d ran' % crashed[-1]) if crashed else 'between tests'
+                note = 'group %d: VM stopped %s (panic or crash?), console %s' % (
+                    g['n'], where, os.path.basename(console))
+                t = next((t for t in pending if crashed and t['id'] == crashed[-1]), None)
+                if t and crashes.get(t['id'], 0) < t['retries'] and not findings:
+                    # Retry it in a new boot, with the tests after it.
+                    crashes[t['id']] = crashes.get(t['id'], 0) + 1
+                    again.append(t)
+                    print('note: ' + note + '; booting again', file=sys.stderr)
                 else:
-                    r = {'status': 'notrun', 'detail': killed or 'VM stopped before this test',
-                         'secs': None}
-            splats = [f for f in findings if f['test'] and int(f['test'].split()[0]) == t['id']]
-            rec = dict(t, **r)
-            rec['key'] = test_key(t)
-            rec['mode'] = a.mode
-            rec['splats'] = ['%s: %s' % (f['kind'], f['text']) for f in splats]
-            rec['output_tail'] = test_output(text, t['id'])[-15:] if r['status'] != 'pass' else []
-            records.append(rec)
+                    run_problems.append(note)
+                again += [t for t in pending if t['id'] not in begun]
+            for f in findings:
+                if not f['test']:
+                    run_problems.append('group %d: %s' % (g['n'], scanconsole.format_finding(
+                        os.path.basename(console), f)))
+            for t in pending:
+                if t in again:
+                    continue
+                r = results.get(t['id'])
+                if r is None:
+                    if killed and t['id'] in begun:
+                        r = {'status': 'hang', 'detail': killed, 'secs': None}
+                    elif t['id'] in begun:
+                        r = {'status': 'fail', 'detail': 'VM stopped during this test', 'secs': None}
+                    else:
+                        r = {'status': 'notrun', 'detail': killed or 'VM stopped before this test',
+                             'secs': None}
+                elif crashes.get(t['id']) and r['status'] == 'pass':
+                    r = dict(r, detail=(r['detail'] or '') + ' flaky: passed on retry after the VM '
+                             'stopped during its first attempt')
+                splats = [f for f in findings if f['test'] and int(f['test'].split()[0]) == t['id']]
+                rec = dict(t, **r)
+                rec['key'] = test_key(t)
+                rec['mode'] = a.mode
+                rec['splats'] = ['%s: %s' % (f['kind'], f['text']) for f in splats]
+                rec['output_tail'] = test_output(text, t['id'])[-15:] if r['status'] != 'pass' else []
+                records.append(rec)
+            pending = again
+    records.sort(key=lambda r: r['id'])
     out = {'label': a.label, 'mode': a.mode, 'kernel': os.path.abspath(a.kernel),
            'tests': records, 'boots': boots, 'problems': run_problems,
            'host_load': [load_start, os.getloadavg()[0]], 'host_cpus': os.cpu_count()}

@@ -226,5 +226,46 @@ python3 "$TOP/scripts/vmrun.py" run --kernel "$work/ird.cpio.gz" --initramfs "$w
 check "an initramfs packed from another test list is refused" \
 	bash -c "[ $rc -ne 0 ] && grep -q 'packed from another version' '$work/log'"
 
+# 11. a VM that stops in the middle of a test (no console message: a crash of
+#     the emulated machine) is booted again for the rest; the test it ran is
+#     retried like a failed one and reported flaky, or fails when it stops again
+cat > "$work/fakeqemu" <<'PY'
+#!/usr/bin/env python3
+import os, re, sys
+a = sys.argv[1:]
+serials = [a[i + 1][5:] for i, x in enumerate(a) if x == '-serial']
+m = re.search(r'kmmu\.only=([0-9,]+)', a[a.index('-append') + 1])
+ids = [int(x) for x in m.group(1).split(',')] if m else [1, 2, 3]
+state = os.environ['FAKE_STATE']
+open(serials[0], 'w').write('console\n')
+with open(serials[1], 'w') as f:
+    f.write('TAP version 13\n')
+    for i in ids:
+        f.write('# kmmu-begin %d t%d 10\n' % (i, i))
+        stops = int(open(state).read() or 0)
+        if i == 2 and stops > 0:
+            open(state, 'w').write(str(stops - 1))
+            sys.exit(0)
+        f.write('ok %d t%d # time=1s\n' % (i, i))
+    f.write('# kmmu-done\n')
+PY
+chmod +x "$work/fakeqemu"
+printf 't1 10 -\nt2 10 -\nt3 10 -\n' > "$work/fq.list"
+for stops in 1 2; do
+	printf %s $stops > "$work/fq.state"
+	FAKE_STATE="$work/fq.state" python3 "$TOP/scripts/vmrun.py" run --kernel "$work/fq.list" \
+		--initramfs "$work/fq.list" --list "$work/fq.list" --mode tdp --out "$work/fq$stops" \
+		--qemu "$work/fakeqemu" > "$work/log" 2>&1
+	echo "rc=$?" >> "$work/log"
+	python3 -c "
+import json; r = json.load(open('$work/fq$stops/results.json'))
+print(' '.join('%d:%s:%s' % (t['id'], t['status'], 'flaky' in (t['detail'] or '')) for t in r['tests']), len(r['problems']))" >> "$work/log"
+	cp "$work/log" "$work/fq$stops.log"
+done
+check "a VM stop during a test: booted again, the test passes flagged flaky, the rest runs" \
+	grep -qx '1:pass:False 2:pass:True 3:pass:False 0' "$work/fq1.log"
+check "a VM stop on the retry too fails the test and the run, the rest still runs" \
+	bash -c "grep -qx '1:pass:False 2:fail:False 3:pass:False 1' '$work/fq2.log' && grep -qx 'rc=1' '$work/fq2.log'"
+
 echo "1..$n"
 [ $failed -eq 0 ]
