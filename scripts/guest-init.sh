@@ -24,6 +24,49 @@ only=$(sed -n 's/.*kmmu\.only=\([0-9,]*\).*/\1/p' /proc/cmdline)
 inject=$(sed -n 's/.*kmmu\.inject=\([a-z]*\).*/\1/p' /proc/cmdline)
 kmsg() { echo "kmmu: $*" > /dev/kmsg; }
 
+# What every thread of a test is doing, three times a second apart: its state
+# (R running, S/D sleeping), the CPU time it has used (utime stime, in ticks),
+# where it sleeps, and its kernel stack.  It goes to the test's own output,
+# not the console, so that the console scanner still judges only the kernel's
+# messages.  A vCPU thread stuck in KVM_RUN with stime growing is a loop in the
+# kernel; one asleep with the same stack every time is a wait that never ends.
+dump_tasks() {
+	for n in 1 2 3; do
+		echo "[timeout] sample $n of pid $1, uptime $(cut -d' ' -f1 /proc/uptime)"
+		for t in /proc/$1/task/*; do
+			[ -r "$t/stat" ] || continue
+			# Fields after "(comm) ": state is the 1st, utime the 12th.
+			set -- "$1" $(sed 's/^.*) //' "$t/stat")
+			echo "[timeout] tid ${t##*/} $(cat "$t/comm" 2>/dev/null) state $2 utime ${13} stime ${14} wchan $(cat "$t/wchan" 2>/dev/null)"
+			sed 's/^/[timeout]     /' "$t/stack" 2>/dev/null
+			set -- "$1"
+		done
+		sleep 1
+	done
+}
+
+# Run a test with a time limit.  On overrun, dump its threads into its output,
+# then kill it: exit 137, as with timeout -s KILL.
+run_limited() {
+	limit=$1
+	shift
+	"$@" &
+	tpid=$!
+	(
+		sleep "$limit"
+		kill -0 "$tpid" 2>/dev/null || exit 0
+		dump_tasks "$tpid"
+		echo "[timeout] killing pid $tpid after ${limit}s"
+		kill -KILL "$tpid"
+	) &
+	wpid=$!
+	wait "$tpid"
+	trc=$?
+	kill "$wpid" 2>/dev/null
+	wait "$wpid" 2>/dev/null
+	return $trc
+}
+
 {
 	echo "TAP version 13"
 	echo "# kmmu-boot group=$group kernel=$(uname -r)"
@@ -67,7 +110,7 @@ else
 		# every failed attempt's output stays in the log.
 		flaky=
 		while :; do
-			(cd /tmp && timeout -s KILL "$timeout" "$bin" $args) > /tmp/out 2>&1
+			(cd /tmp && run_limited "$timeout" "$bin" $args) > /tmp/out 2>&1
 			rc=$?
 			case $rc in 0|4) break ;; esac
 			[ "${retries:-0}" -gt 0 ] || break

@@ -267,5 +267,22 @@ check "a VM stop during a test: booted again, the test passes flagged flaky, the
 check "a VM stop on the retry too fails the test and the run, the rest still runs" \
 	bash -c "grep -qx '1:pass:False 2:fail:False 3:pass:False 1' '$work/fq2.log' && grep -qx 'rc=1' '$work/fq2.log'"
 
+# The guest's per-test limit (scripts/guest-init.sh), run here with the host's
+# busybox: a test that overruns it has its threads' states and kernel stacks
+# put in its output, then is killed with exit 137; a quick one keeps its exit.
+sed -n '/^dump_tasks() {/,/^}/p; /^run_limited() {/,/^}/p' "$TOP/scripts/guest-init.sh" > "$work/limit.sh"
+cat >> "$work/limit.sh" <<'EOF2'
+run_limited 1 sh -c 'exec sleep 30' > "$W/slow.out" 2>&1; echo "slow rc=$?"
+run_limited 5 sh -c 'echo quick; exit 3' > "$W/quick.out" 2>&1; echo "quick rc=$?"
+EOF2
+bash -c ". '$TOP/scripts/lib.sh' && need /bin/busybox:busybox-static" > "$work/limit.log" 2>&1
+W=$work timeout 60 /bin/busybox sh "$work/limit.sh" >> "$work/limit.log" 2>&1
+check "an overrun test is killed in the guest with exit 137, a quick one keeps its exit" \
+	bash -c "grep -qx 'slow rc=137' '$work/limit.log' && grep -qx 'quick rc=3' '$work/limit.log'"
+check "an overrun test's output shows its threads' states and stacks, sampled 3 times" \
+	bash -c "[ \$(grep -c '^\[timeout\] tid [0-9]* sleep state S' '$work/slow.out') -eq 3 ] &&
+		 grep -q '^\[timeout\]     \[<0>\] ' '$work/slow.out' &&
+		 grep -q '^\[timeout\] killing pid [0-9]* after 1s' '$work/slow.out'"
+
 echo "1..$n"
 [ $failed -eq 0 ]

@@ -41,8 +41,6 @@
  * Prints "bench: NAME VALUE" lines for scripts/bench.sh.
  */
 #include <getopt.h>
-#include <pthread.h>
-#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +52,7 @@
 #include "test_util.h"
 #include "kvm_util.h"
 #include "processor.h"
+#include "vcpu_park.h"
 
 #define DATA_SLOT		10
 #define DATA_GPA		(4ULL << 30)	/* clear of memslot 0 */
@@ -62,7 +61,7 @@
 
 #define DEFAULT_NR_VCPUS	2
 #define DEFAULT_SLOT_MIB	64
-#define MAX_VCPUS		16
+#define MAX_VCPUS		PARK_MAX_VCPUS
 
 #define HUGEPAGES_2M_DIR	"/sys/kernel/mm/hugepages/hugepages-2048kB"
 
@@ -121,6 +120,8 @@ static void guest_code(uint64_t id, uint64_t start, uint64_t size)
 				guest_write_pass(id, start, start + size, pass, pass + 1);
 				pass++;
 				WRITE_ONCE(guest_loop_pass[id], pass);
+				/* Once recovered, no fault makes it leave. */
+				guest_exit_to_host();
 			}
 			break;
 		default:
@@ -164,42 +165,13 @@ static uint64_t stats_get(struct stats *s, const char *name)
 
 /* ------------------------------------------------------------ vCPU threads */
 
+/* How long the vCPUs may take to park again: one pass takes seconds. */
+#define PARK_LIMIT_S	120
+
 static int nr_vcpus = DEFAULT_NR_VCPUS;
 static struct kvm_vcpu *vcpus[MAX_VCPUS];
 static struct stats vcpu_stats[MAX_VCPUS];
-static pthread_t threads[MAX_VCPUS];
-static sem_t sem_run[MAX_VCPUS];
-static sem_t sem_parked;
-/* Last pass each vCPU reported from its parking ucall. */
-static uint64_t vcpu_pass[MAX_VCPUS];
-
-static void *vcpu_thread(void *arg)
-{
-	int id = (long)arg;
-	struct kvm_vcpu *vcpu = vcpus[id];
-	struct ucall uc;
-
-	for (;;) {
-		sem_wait(&sem_run[id]);
-		vcpu_run(vcpu);
-		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-
-		switch (get_ucall(vcpu, &uc)) {
-		case UCALL_SYNC:
-			vcpu_pass[id] = uc.args[1];
-			break;
-		case UCALL_DONE:
-			sem_post(&sem_parked);
-			return NULL;
-		case UCALL_ABORT:
-			REPORT_GUEST_ASSERT(uc);
-			/* NOT REACHED */
-		default:
-			TEST_FAIL("vCPU %d: unexpected ucall 0x%lx", id, uc.cmd);
-		}
-		sem_post(&sem_parked);
-	}
-}
+static struct vcpu_park park;
 
 static void set_cmd(struct kvm_vm *vm, enum guest_cmd cmd)
 {
@@ -209,18 +181,12 @@ static void set_cmd(struct kvm_vm *vm, enum guest_cmd cmd)
 
 static void start_vcpus(void)
 {
-	int i;
-
-	for (i = 0; i < nr_vcpus; i++)
-		sem_post(&sem_run[i]);
+	park_start(&park);
 }
 
 static void wait_parked(void)
 {
-	int i;
-
-	for (i = 0; i < nr_vcpus; i++)
-		sem_wait(&sem_parked);
+	park_wait(&park, PARK_LIMIT_S);
 }
 
 /* Every vCPU runs @cmd once and parks again. */
@@ -252,7 +218,7 @@ static uint64_t check_data(struct kvm_vm *vm, const char *when)
 	uint64_t off, nr_bad = 0;
 
 	for (off = 0; off < slot_size; off += 8) {
-		uint64_t pass = vcpu_pass[off / part_size];
+		uint64_t pass = park.sync_val[off / part_size];
 		uint64_t exp = pattern(DATA_GVA + off, pass);
 		uint64_t val = data[off / 8];
 
@@ -400,14 +366,11 @@ int main(int argc, char *argv[])
 
 	stats_open(&vm_stats, vm_get_stats_fd(vm));
 	loop_pass = addr_gva2hva(vm, (vm_vaddr_t)guest_loop_pass);
-	sem_init(&sem_parked, 0, 0);
 	for (i = 0; i < nr_vcpus; i++) {
 		vcpu_args_set(vcpus[i], 3, (uint64_t)i, DATA_GVA + i * part_size, part_size);
 		stats_open(&vcpu_stats[i], vcpu_get_stats_fd(vcpus[i]));
-		sem_init(&sem_run[i], 0, 0);
-		TEST_ASSERT(!pthread_create(&threads[i], NULL, vcpu_thread, (void *)(long)i),
-			    "pthread_create failed");
 	}
+	park_init(&park, nr_vcpus, vcpus);
 
 	/* Up to the first parking ucall: nothing of the data slot is mapped. */
 	start_vcpus();
@@ -489,8 +452,8 @@ int main(int argc, char *argv[])
 	 */
 	vm_mem_region_set_flags(vm, DATA_SLOT, KVM_MEM_LOG_DIRTY_PAGES);
 	for (i = 0; i < nr_vcpus; i++) {
-		before_loop[i] = vcpu_pass[i];
-		WRITE_ONCE(loop_pass[i], vcpu_pass[i]);
+		before_loop[i] = park.sync_val[i];
+		WRITE_ONCE(loop_pass[i], park.sync_val[i]);
 	}
 	WRITE_ONCE(*(uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)&guest_stop), 0);
 	set_cmd(vm, CMD_LOOP);
@@ -513,7 +476,7 @@ int main(int argc, char *argv[])
 			 "disable while the vCPUs write: every vCPU wrote across it (%s), %lu bad words\n",
 			 ok ? "yes" : "no: timeout", nr_bad);
 	for (i = 0; i < nr_vcpus; i++)
-		ksft_print_msg("vCPU %d: %lu passes\n", i, vcpu_pass[i]);
+		ksft_print_msg("vCPU %d: %lu passes\n", i, park.sync_val[i]);
 
 	run_phase(vm, CMD_PASS);
 	p2m = stats_get(&vm_stats, "pages_2m");
@@ -525,8 +488,7 @@ int main(int argc, char *argv[])
 	set_cmd(vm, CMD_DONE);
 	start_vcpus();
 	wait_parked();
-	for (i = 0; i < nr_vcpus; i++)
-		pthread_join(threads[i], NULL);
+	park_join(&park);
 
 	free(bitmap);
 	kvm_vm_free(vm);

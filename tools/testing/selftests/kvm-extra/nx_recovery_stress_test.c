@@ -43,8 +43,6 @@
  */
 #include <fcntl.h>
 #include <getopt.h>
-#include <pthread.h>
-#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +53,7 @@
 #include "test_util.h"
 #include "kvm_util.h"
 #include "processor.h"
+#include "vcpu_park.h"
 
 #define DATA_SLOT		10
 #define DATA_GPA		(4ULL << 30)	/* clear of memslot 0 */
@@ -66,7 +65,7 @@
 #define DEFAULT_NR_HPAGES	32
 #define DEFAULT_LOAD_HPAGES	2
 #define DEFAULT_LOAD_SECS	10
-#define MAX_VCPUS		16
+#define MAX_VCPUS		PARK_MAX_VCPUS
 
 #define LOAD_RATIO		1
 #define LOAD_PERIOD_MS		100
@@ -133,6 +132,8 @@ static void guest_code(uint64_t id, uint64_t start, uint64_t nr_owned, uint64_t 
 				}
 				iter++;
 				WRITE_ONCE(guest_iters[id], iter);
+				/* Without recovery, no fault makes it leave. */
+				guest_exit_to_host();
 			}
 			break;
 		case CMD_SPLIT:
@@ -202,58 +203,26 @@ static void set_param(int p, unsigned long val)
 
 /* ------------------------------------------------------------ vCPU threads */
 
+/*
+ * How long the vCPUs may take to park again: one iteration of the load, or
+ * one pass over the slot, takes well under a second even under TCG.
+ */
+#define PARK_LIMIT_S	60
+
 static int nr_vcpus = DEFAULT_NR_VCPUS;
 static struct kvm_vcpu *vcpus[MAX_VCPUS];
-static pthread_t threads[MAX_VCPUS];
-static sem_t sem_run[MAX_VCPUS];
-static sem_t sem_parked;
-/* Iterations each vCPU reported from its parking ucall. */
-static uint64_t vcpu_iter[MAX_VCPUS];
-
-static void *vcpu_thread(void *arg)
-{
-	int id = (long)arg;
-	struct kvm_vcpu *vcpu = vcpus[id];
-	struct ucall uc;
-
-	for (;;) {
-		sem_wait(&sem_run[id]);
-		vcpu_run(vcpu);
-		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
-
-		switch (get_ucall(vcpu, &uc)) {
-		case UCALL_SYNC:
-			vcpu_iter[id] = uc.args[1];
-			break;
-		case UCALL_DONE:
-			sem_post(&sem_parked);
-			return NULL;
-		case UCALL_ABORT:
-			REPORT_GUEST_ASSERT(uc);
-			/* NOT REACHED */
-		default:
-			TEST_FAIL("vCPU %d: unexpected ucall 0x%lx", id, uc.cmd);
-		}
-		sem_post(&sem_parked);
-	}
-}
+static struct vcpu_park park;
 
 static void start_vcpus(struct kvm_vm *vm, enum guest_cmd cmd)
 {
-	int i;
-
 	guest_cmd = cmd;
 	sync_global_to_guest(vm, guest_cmd);
-	for (i = 0; i < nr_vcpus; i++)
-		sem_post(&sem_run[i]);
+	park_start(&park);
 }
 
 static void wait_parked(void)
 {
-	int i;
-
-	for (i = 0; i < nr_vcpus; i++)
-		sem_wait(&sem_parked);
+	park_wait(&park, PARK_LIMIT_S);
 }
 
 /* ------------------------------------------------------------------ stats */
@@ -375,7 +344,7 @@ static struct load_result run_load(struct kvm_vm *vm, int secs)
 	int i;
 
 	for (i = 0; i < nr_vcpus; i++)
-		before[i] = vcpu_iter[i];
+		before[i] = park.sync_val[i];
 	WRITE_ONCE(*(uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)&guest_stop), 0);
 	t0 = now();
 	start_vcpus(vm, CMD_LOAD);
@@ -389,7 +358,7 @@ static struct load_result run_load(struct kvm_vm *vm, int secs)
 	wait_parked();
 	r.secs = now() - t0;
 	for (i = 0; i < nr_vcpus; i++) {
-		uint64_t n = vcpu_iter[i] - before[i];
+		uint64_t n = park.sync_val[i] - before[i];
 
 		r.iters += n;
 		r.min_iters = min(r.min_iters, n);
@@ -538,15 +507,12 @@ int main(int argc, char *argv[])
 	}
 
 	stats_open(&vm_stats, vm_get_stats_fd(vm));
-	sem_init(&sem_parked, 0, 0);
 	for (i = 0; i < nr_vcpus; i++) {
 		vcpu_args_set(vcpus[i], 4, (uint64_t)i, DATA_GVA + i * per_vcpu * HPAGE_SIZE,
 			      per_vcpu, load_hpages);
 		stats_open(&vcpu_stats[i], vcpu_get_stats_fd(vcpus[i]));
-		sem_init(&sem_run[i], 0, 0);
-		TEST_ASSERT(!pthread_create(&threads[i], NULL, vcpu_thread, (void *)(long)i),
-			    "pthread_create failed");
 	}
+	park_init(&park, nr_vcpus, vcpus);
 
 	/* Up to the first parking ucall. */
 	start_vcpus(vm, CMD_SPLIT);
@@ -598,7 +564,7 @@ int main(int argc, char *argv[])
 		if (off % HPAGE_SIZE < PAGE_SIZE)
 			memset(&exp, RET_OPCODE, sizeof(exp));
 		else if (off % PAGE_SIZE == 0 && nth < load_hpages)
-			exp = pattern(gva, vcpu_iter[id]);
+			exp = pattern(gva, park.sync_val[id]);
 		else
 			exp = pattern(gva, 0);
 		if (val != exp && !nr_bad++)
@@ -675,8 +641,7 @@ int main(int argc, char *argv[])
 
 	start_vcpus(vm, CMD_DONE);
 	wait_parked();
-	for (i = 0; i < nr_vcpus; i++)
-		pthread_join(threads[i], NULL);
+	park_join(&park);
 	kvm_vm_free(vm);
 	ksft_finished();
 }
