@@ -35,8 +35,8 @@
  * such a vCPU was seen not to be taken for over a minute, until an NMI forced
  * a VM exit (an RCU stall report, with that CPU at the STGI after VMRUN);
  * meanwhile the test's main thread, asleep on a timer of that CPU, could not
- * stop the loop.  One exit per iteration bounds that, and costs the same in
- * every phase of a test, so rates stay comparable.
+ * stop the loop.  Regular exits bound that; taken at the same rate in every
+ * phase of a test, they keep the phases' rates comparable.
  */
 static inline void guest_exit_to_host(void)
 {
