@@ -40,6 +40,7 @@
 #include "test_util.h"
 #include "kvm_util.h"
 #include "processor.h"
+#include "nx_params.h"
 #include "vcpu_park.h"
 
 #define SPLIT_SLOT		10
@@ -51,18 +52,6 @@
 #define MAX_RUNS		64
 #define PARK_LIMIT_S		120
 
-#define HUGEPAGES_2M_DIR	"/sys/kernel/mm/hugepages/hugepages-2048kB"
-#define PARAM_DIR		"/sys/module/kvm/parameters/"
-
-enum { P_NX, P_RATIO, P_PERIOD, NR_PARAMS };
-
-static const char * const params[NR_PARAMS] = {
-	[P_NX] = "nx_huge_pages",
-	[P_RATIO] = "nx_huge_pages_recovery_ratio",
-	[P_PERIOD] = "nx_huge_pages_recovery_period_ms",
-};
-
-static char saved[NR_PARAMS][32];
 
 /* Set by the host: which run the workers fault in; stop the splitter. */
 static uint64_t guest_run;
@@ -101,60 +90,6 @@ static void worker_code(uint64_t start, uint64_t size)
 		for (gva = start + run * size; gva < start + (run + 1) * size; gva += PAGE_SIZE)
 			WRITE_ONCE(*(uint64_t *)gva, pattern(gva, run));
 	}
-}
-
-/* ------------------------------------------------------ module parameters */
-
-static int read_param(const char *name, char *buf, size_t size)
-{
-	char path[128];
-	ssize_t r;
-	int fd;
-
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	r = read(fd, buf, size - 1);
-	close(fd);
-	if (r <= 0)
-		return -1;
-	buf[r] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
-static int write_param(const char *name, const char *val)
-{
-	char path[128];
-	ssize_t r;
-	int fd;
-
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	r = write(fd, val, strlen(val));
-	close(fd);
-	return r == (ssize_t)strlen(val) ? 0 : -1;
-}
-
-static void restore_params(void)
-{
-	int i;
-
-	for (i = NR_PARAMS - 1; i >= 0; i--)
-		if (saved[i][0] && write_param(params[i], saved[i]))
-			printf("# failed to restore kvm.%s=%s\n", params[i], saved[i]);
-}
-
-static void set_param(int p, unsigned long val)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%lu", val);
-	TEST_ASSERT(!write_param(params[p], buf), "Failed to set kvm.%s to %s",
-		    params[p], buf);
 }
 
 /* ------------------------------------------------------------------ stats */
@@ -231,9 +166,7 @@ int main(int argc, char *argv[])
 	int opt, i, r, vm_fd;
 	struct vcpu_park park;
 	struct kvm_vm *vm;
-	long free_2m = -1;
 	char *data;
-	FILE *f;
 
 	while ((opt = getopt(argc, argv, "hv:n:m:r:p:R:")) != -1) {
 		switch (opt) {
@@ -267,26 +200,7 @@ int main(int argc, char *argv[])
 
 	ksft_print_header();
 
-	f = fopen(HUGEPAGES_2M_DIR "/free_hugepages", "r");
-	if (f) {
-		if (fscanf(f, "%ld", &free_2m) != 1)
-			free_2m = -1;
-		fclose(f);
-	}
-	if (free_2m < (long)nr_hpages)
-		ksft_exit_skip("%ld free 2M hugetlb pages, %lu needed (boot with hugepages=N)\n",
-			       free_2m, nr_hpages);
-
-	for (i = 0; i < NR_PARAMS; i++)
-		if (read_param(params[i], saved[i], sizeof(saved[i])))
-			ksft_exit_skip("kvm.%s is not readable\n", params[i]);
-	if (!strcmp(saved[P_NX], "never"))
-		ksft_exit_skip("NX huge pages are disabled with kvm.nx_huge_pages=never\n");
-	if (write_param(params[P_RATIO], "0"))
-		ksft_exit_skip("cannot write kvm.nx_huge_pages_recovery_ratio (not root?)\n");
-	atexit(restore_params);
-	if (write_param(params[P_NX], "1"))
-		ksft_exit_skip("cannot set kvm.nx_huge_pages=1 (was %s)\n", saved[P_NX]);
+	nx_params_take(nr_hpages);
 	set_param(P_PERIOD, period_ms);
 
 	ksft_print_msg("1 splitter on %lu 2M pages, %d workers faulting %lu MiB each per run; %lu pairs of runs, recovery off, then ratio %lu every %lu ms\n",

@@ -53,6 +53,7 @@
 #include "test_util.h"
 #include "kvm_util.h"
 #include "processor.h"
+#include "nx_params.h"
 #include "vcpu_park.h"
 
 #define DATA_SLOT		10
@@ -70,18 +71,6 @@
 #define LOAD_RATIO		1
 #define LOAD_PERIOD_MS		100
 
-#define HUGEPAGES_2M_DIR	"/sys/kernel/mm/hugepages/hugepages-2048kB"
-#define PARAM_DIR		"/sys/module/kvm/parameters/"
-
-enum { P_NX, P_RATIO, P_PERIOD, NR_PARAMS };
-
-static const char * const params[NR_PARAMS] = {
-	[P_NX] = "nx_huge_pages",
-	[P_RATIO] = "nx_huge_pages_recovery_ratio",
-	[P_PERIOD] = "nx_huge_pages_recovery_period_ms",
-};
-
-static char saved[NR_PARAMS][32];
 
 enum guest_cmd {
 	CMD_LOAD,	/* execute and write the load pages until guest_stop */
@@ -151,60 +140,6 @@ static void guest_code(uint64_t id, uint64_t start, uint64_t nr_owned, uint64_t 
 			GUEST_DONE();
 		}
 	}
-}
-
-/* ------------------------------------------------------ module parameters */
-
-static int read_param(const char *name, char *buf, size_t size)
-{
-	char path[128];
-	ssize_t r;
-	int fd;
-
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	r = read(fd, buf, size - 1);
-	close(fd);
-	if (r <= 0)
-		return -1;
-	buf[r] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
-static int write_param(const char *name, const char *val)
-{
-	char path[128];
-	ssize_t r;
-	int fd;
-
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	r = write(fd, val, strlen(val));
-	close(fd);
-	return r == (ssize_t)strlen(val) ? 0 : -1;
-}
-
-static void restore_params(void)
-{
-	int i;
-
-	for (i = NR_PARAMS - 1; i >= 0; i--)
-		if (saved[i][0] && write_param(params[i], saved[i]))
-			printf("# failed to restore kvm.%s=%s\n", params[i], saved[i]);
-}
-
-static void set_param(int p, unsigned long val)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%lu", val);
-	TEST_ASSERT(!write_param(params[p], buf), "Failed to set kvm.%s to %s",
-		    params[p], buf);
 }
 
 /* ------------------------------------------------------------ vCPU threads */
@@ -405,7 +340,6 @@ int main(int argc, char *argv[])
 	bool ok, in_seq;
 	time_t deadline;
 	struct kvm_vm *vm;
-	long free_2m;
 	size_t len;
 
 	while ((opt = getopt(argc, argv, "hv:n:l:t:r:p:T:")) != -1) {
@@ -455,33 +389,8 @@ int main(int argc, char *argv[])
 
 	ksft_print_header();
 
-	free_2m = -1;
-	{
-		FILE *f = fopen(HUGEPAGES_2M_DIR "/free_hugepages", "r");
-
-		if (f) {
-			if (fscanf(f, "%ld", &free_2m) != 1)
-				free_2m = -1;
-			fclose(f);
-		}
-	}
-	if (free_2m < 0)
-		ksft_exit_skip("no 2M hugetlb pages on this host (%s)\n", HUGEPAGES_2M_DIR);
-	if ((unsigned long)free_2m < nr_hpages)
-		ksft_exit_skip("%ld free 2M hugetlb pages, %lu needed (boot with hugepages=N)\n",
-			       free_2m, nr_hpages);
-
-	for (i = 0; i < NR_PARAMS; i++)
-		if (read_param(params[i], saved[i], sizeof(saved[i])))
-			ksft_exit_skip("kvm.%s is not readable\n", params[i]);
-	if (!strcmp(saved[P_NX], "never"))
-		ksft_exit_skip("NX huge pages are disabled with kvm.nx_huge_pages=never\n");
-	/* No recovery until phase A's second half: ratio 0 turns it off. */
-	if (write_param(params[P_RATIO], "0"))
-		ksft_exit_skip("cannot write kvm.nx_huge_pages_recovery_ratio (not root?)\n");
-	atexit(restore_params);
-	if (write_param(params[P_NX], "1"))
-		ksft_exit_skip("cannot set kvm.nx_huge_pages=1 (was %s)\n", saved[P_NX]);
+	/* Recovery stays off (ratio 0) until phase A's second half. */
+	nx_params_take(nr_hpages);
 	set_param(P_PERIOD, LOAD_PERIOD_MS);
 
 	ksft_print_msg("kvm.nx_huge_pages was %s, ratio %s, period %s ms; tdp_mmu: %s\n",
