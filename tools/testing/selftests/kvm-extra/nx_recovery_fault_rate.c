@@ -285,10 +285,16 @@ int main(int argc, char *argv[])
 		rate[r] = faults[r] / secs[r];
 		min_faults = min(min_faults, faults[r]);
 
-		/* Park the splitter again. */
+		/* Park the splitter again, within the same limit as the workers. */
 		*(uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)&guest_stop) = 1;
-		park.back[0] = false;
-		TEST_ASSERT(!sem_wait(&park.parked), "sem_wait failed");
+		{
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += PARK_LIMIT_S;
+			TEST_ASSERT(!sem_timedwait(&park.parked, &ts),
+				    "The splitter (vCPU 0) did not stop within %d s", PARK_LIMIT_S);
+		}
 		*(uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)&guest_stop) = 0;
 
 		ksft_print_msg("run %d, recovery %s: %lu faults fixed by the workers in %.2f s, %.0f/s\n",
