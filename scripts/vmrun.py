@@ -53,6 +53,10 @@ MODES = {
 # A mode the base kernel can't run (it lacks what the mode needs) is compared
 # with the base kernel's run of the mode it extends.
 BASE_MODE_OF = {'mirror': 'tdp'}
+# Modes a test runs in only when its line asks for them (mode:M or also:M).
+# The mirror mode changes nothing for VMs other than KVM_X86_SW_PROTECTED_VM
+# ones, so a test that creates no such VM would only repeat its tdp run there.
+OPT_IN_MODES = {'mirror'}
 # no_timer_check: under TCG on a loaded host the boot-time IO-APIC timer check
 # can miss its window and panic ("IO-APIC + timer doesn't work!"), as seen here.
 BASE_CMDLINE = ['console=ttyS0,115200', 'panic=-1', 'hugepagesz=2M', 'hugepages=256',
@@ -77,19 +81,23 @@ def parse_list(path):
                 raise SystemExit('%s:%d: timeout must be seconds, got %r' % (path, lineno, timeout))
             params = [] if boot == '-' else boot.split(',')
             modes = [p[5:] for p in params if p.startswith('mode:')]
+            also = [p[5:] for p in params if p.startswith('also:')]
             retries = [p[6:] for p in params if p.startswith('retry:')]
             if retries and not (len(retries) == 1 and retries[0].isdigit()):
                 raise SystemExit('%s:%d: retry:N takes one number' % (path, lineno))
-            for m in modes:
+            for m in modes + also:
                 if m not in MODES:
                     raise SystemExit('%s:%d: unknown mode %r' % (path, lineno, m))
+            if modes and also:
+                raise SystemExit('%s:%d: mode:M names every mode already; also:M adds to the default ones'
+                                 % (path, lineno))
             tests.append({
                 'id': len(tests) + 1,
                 'name': name,
                 'timeout': int(timeout),
-                'boot': [p for p in params if not p.startswith(('mode:', 'retry:'))],
+                'boot': [p for p in params if not p.startswith(('mode:', 'also:', 'retry:'))],
                 'retries': int(retries[0]) if retries else DEFAULT_RETRIES,
-                'modes': modes or sorted(MODES),
+                'modes': modes or sorted(set(MODES) - OPT_IN_MODES | set(also)),
                 'args': ' '.join(fields[3:]),
             })
     return tests

@@ -161,6 +161,21 @@ f = tempfile.NamedTemporaryFile('w', suffix='.list', delete=False)
 f.write('a 10 -\nb 10 retry:0\nc 10 retry:3,mode:tdp\n'); f.close()
 assert [x['retries'] for x in vmrun.parse_list(f.name)] == [1, 0, 3]
 "
+check "the mirror mode runs only the tests that ask for it (also:mirror)" python3 -c "
+import sys, tempfile; sys.path.insert(0, '$TOP/scripts'); import vmrun
+f = tempfile.NamedTemporaryFile('w', suffix='.list', delete=False)
+f.write('a 10 -\\nb 10 also:mirror,x.y=1\\nc 10 mode:mirror\\n'); f.close()
+t = vmrun.parse_list(f.name)
+assert [('mirror' in x['modes'], 'tdp' in x['modes']) for x in t] == [(False, True), (True, True), (True, False)], t
+assert t[1]['boot'] == ['x.y=1'], t
+f = open(f.name, 'w'); f.write('a 10 mode:tdp,also:mirror\\n'); f.close()
+try:
+    vmrun.parse_list(f.name)
+except SystemExit as e:
+    assert 'also:M' in str(e), e
+else:
+    raise AssertionError('mode: with also: accepted')
+"
 
 # 7. the report: failures come with the test's last lines, flaky passes say so
 mkdir -p "$work/rep/base" "$work/rep/patched"
