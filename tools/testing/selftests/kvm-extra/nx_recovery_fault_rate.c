@@ -16,10 +16,15 @@
  * should not notice it, apart from the TLB flushes; with mmu_lock taken for
  * write, every fault that comes during a recovery pass waits for it.
  *
- * -R pairs of runs, on fresh memory each: recovery off (ratio 0), then ratio
- * -r every -p ms.  The splitter runs in all of them, so the host load is the
- * same.  Printed: the median of the workers' faults fixed per second without
- * and with recovery, and their ratio, as "bench:" lines.  Checked: every
+ * -R pairs of runs, on fresh memory each: one with recovery off (ratio 0),
+ * one with ratio -r every -p ms, in the order off-on, on-off, off-on ... so
+ * that a drift of the host's speed over the runs weighs on both sides alike.
+ * The splitter runs in all of them, so the host load is the same.  Printed,
+ * as "bench:" lines: the median of the workers' faults fixed per second
+ * without and with recovery, and the median over the pairs of each pair's
+ * with/without ratio, with the lowest and highest pair ratio beside it so
+ * that the spread of the figure is in view (under TCG, single runs vary by
+ * tens of percent).  Checked: every
  * worker page faulted in and holds what its worker wrote, and recovery
  * really ran in the runs with it (nx_lpage_splits fell at least twice); the
  * rates are not checked (TCG).
@@ -116,21 +121,30 @@ static uint64_t stat_of(int fd, const char *name)
 	return 0;
 }
 
-/* The median of @n values @stride 2 apart (runs without, or with, recovery). */
-static double median_of(const double *v, int n)
+/* Sort @n values in place (insertion sort: n is at most MAX_RUNS / 2). */
+static void sort_values(double *v, int n)
 {
-	double sorted[MAX_RUNS / 2], t;
+	double t;
 	int i, j;
 
-	for (i = 0; i < n; i++)
-		sorted[i] = v[2 * i];
 	for (i = 1; i < n; i++)
-		for (j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
-			t = sorted[j];
-			sorted[j] = sorted[j - 1];
-			sorted[j - 1] = t;
+		for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
 		}
-	return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+}
+
+static double median_of(double *v, int n)
+{
+	sort_values(v, n);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Run @r of a pair is with recovery: pairs alternate off-on and on-off. */
+static bool run_has_recovery(int r)
+{
+	return (r % 2) != (r / 2 % 2);
 }
 
 static double now(void)
@@ -150,16 +164,17 @@ static void help(const char *name)
 	printf(" -m: MiB each worker faults in, per run (default 16)\n");
 	printf(" -r: recovery ratio of the runs with recovery (default 1)\n");
 	printf(" -p: recovery period in ms of the runs with recovery (default 100)\n");
-	printf(" -R: pairs of runs, without and with recovery (default 5)\n");
+	printf(" -R: pairs of runs, without and with recovery (default 9)\n");
 	exit(0);
 }
 
 int main(int argc, char *argv[])
 {
-	unsigned long nr_hpages = 16, work_mib = 16, ratio = 1, period_ms = 100, nr_pairs = 5;
+	unsigned long nr_hpages = 16, work_mib = 16, ratio = 1, period_ms = 100, nr_pairs = 9;
 	struct kvm_vcpu *vcpus[PARK_MAX_VCPUS];
 	uint64_t work_size, part, gva, pages, nr_bad = 0;
-	double rate[MAX_RUNS], secs[MAX_RUNS], med[2];
+	double rate[MAX_RUNS], secs[MAX_RUNS], off[MAX_RUNS / 2], on[MAX_RUNS / 2];
+	double pct[MAX_RUNS / 2], med_pct;
 	uint64_t faults[MAX_RUNS], falls = 0, min_faults = UINT64_MAX;
 	int nr_runs;
 	int nr_vcpus = 3, vcpu_fd[PARK_MAX_VCPUS];
@@ -243,7 +258,7 @@ int main(int argc, char *argv[])
 		double t0;
 		int parked = 0;
 
-		set_param(P_RATIO, r % 2 ? ratio : 0);
+		set_param(P_RATIO, run_has_recovery(r) ? ratio : 0);
 		guest_run = r;
 		sync_global_to_guest(vm, guest_run);
 		for (i = 1; i < nr_vcpus; i++)
@@ -274,7 +289,7 @@ int main(int argc, char *argv[])
 			TEST_ASSERT(now() - t0 < PARK_LIMIT_S, "Workers took over %d s",
 				    PARK_LIMIT_S);
 			cur = stat_of(vm_fd, "nx_lpage_splits");
-			if (r % 2)
+			if (run_has_recovery(r))
 				falls += cur < prev;
 			prev = cur;
 		}
@@ -298,15 +313,24 @@ int main(int argc, char *argv[])
 		*(uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)&guest_stop) = 0;
 
 		ksft_print_msg("run %d, recovery %s: %lu faults fixed by the workers in %.2f s, %.0f/s\n",
-			       r, r % 2 ? "on" : "off", faults[r], secs[r], rate[r]);
+			       r, run_has_recovery(r) ? "on" : "off", faults[r], secs[r], rate[r]);
 	}
 	set_param(P_RATIO, 0);
 
-	for (i = 0; i < 2; i++)
-		med[i] = median_of(rate + i, nr_pairs);
-	printf("bench: nx_fault_rate_no_recovery_per_sec %.0f\n", med[0]);
-	printf("bench: nx_fault_rate_recovery_per_sec %.0f\n", med[1]);
-	printf("bench: nx_fault_rate_percent %.0f\n", med[0] ? 100.0 * med[1] / med[0] : 0);
+	for (i = 0; i < (int)nr_pairs; i++) {
+		bool first_on = run_has_recovery(2 * i);
+
+		on[i] = rate[2 * i + !first_on];
+		off[i] = rate[2 * i + first_on];
+		/* No fault at all fails the first check below. */
+		pct[i] = off[i] > 0 ? 100.0 * on[i] / off[i] : 0;
+	}
+	med_pct = median_of(pct, nr_pairs);	/* sorts pct[] */
+	printf("bench: nx_fault_rate_no_recovery_per_sec %.0f\n", median_of(off, nr_pairs));
+	printf("bench: nx_fault_rate_recovery_per_sec %.0f\n", median_of(on, nr_pairs));
+	printf("bench: nx_fault_rate_percent %.0f\n", med_pct);
+	printf("bench: nx_fault_rate_percent_lowest_pair %.0f\n", pct[0]);
+	printf("bench: nx_fault_rate_percent_highest_pair %.0f\n", pct[nr_pairs - 1]);
 	printf("bench: nx_fault_rate_splits_falls_seen %lu\n", falls);
 
 	/* Each run: one fault per 4K page of every worker, at the least. */
