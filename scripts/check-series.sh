@@ -124,10 +124,6 @@ mkdir -p "$obj"
 cfg=$KMMU_OUT/trees/patched/build/.config
 [ -f "$cfg" ] || cfg=$KMMU_OUT/trees/base/build/.config
 [ -f "$cfg" ] || die "no kernel .config to build with: run 'make build' (or make run) first"
-# A copy, taken once: scripts/test.sh runs this check while the VM run may
-# rebuild (and so rewrite) the kernel configs.
-cp "$cfg" "$KMMU_OUT/bisect/series.config"
-cfg=$KMMU_OUT/bisect/series.config
 cmp -s "$cfg" "$obj/.config" || cp "$cfg" "$obj/.config"
 bmake() { make -C "$repo" O="$obj" ARCH=x86_64 CC="ccache gcc" -j"$(nproc)" "$@"; }
 
