@@ -125,7 +125,9 @@ cfg=$KMMU_OUT/trees/patched/build/.config
 [ -f "$cfg" ] || cfg=$KMMU_OUT/trees/base/build/.config
 [ -f "$cfg" ] || die "no kernel .config to build with: run 'make build' (or make run) first"
 cmp -s "$cfg" "$obj/.config" || cp "$cfg" "$obj/.config"
-bmake() { make -C "$repo" O="$obj" ARCH=x86_64 CC="ccache gcc" -j"$(nproc)" "$@"; }
+# ccache's depend mode: no preprocessor run on a miss (about 30 % of a cold
+# compile); the bisect builds get their hits from direct mode anyway.
+bmake() { CCACHE_DEPEND=${CCACHE_DEPEND:-1} make -C "$repo" O="$obj" ARCH=x86_64 CC="ccache gcc" -j"$(nproc)" "$@"; }
 
 # Normalise warnings so they compare across line-number shifts.
 # Paths are made relative to the tree: sparse prints them absolute, and
