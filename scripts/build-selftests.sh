@@ -25,9 +25,14 @@ make -s -C "$src" O="$sel/hdr" ARCH=x86_64 headers >/dev/null
 
 msg "copying tools/ and kvm-extra to $sel/src"
 mkdir -p "$sel/src/scripts"
+# Copies by content (--checksum) and without the source's mtimes (no -t, so
+# not -a): a file that changed gets a fresh mtime and make rebuilds what uses
+# it, even when the edit is older than a binary left by an earlier build
+# (another checkout, a branch switch); files that did not change keep theirs.
 # --copy-unsafe-links: some tools/include headers are symlinks into the
 # kernel's include/ (7.x: linux/pci_ids.h for libvfio), outside this copy.
-rsync -a --copy-unsafe-links --delete "$src/tools/" "$sel/src/tools/"
+copy() { rsync -rlpD --checksum --delete "$@"; }
+copy --copy-unsafe-links "$src/tools/" "$sel/src/tools/"
 cp "$src/scripts/subarch.include" "$sel/src/scripts/"
 kvm=$sel/src/tools/testing/selftests/kvm
 # kvm-extra is written against one selftests library: the 6.12 series'
@@ -39,7 +44,7 @@ mainline) extra_src=$TOP/mainline/kvm-extra ;;
 esac
 mkdir -p "$kvm/kvm-extra"
 if [ -d "$extra_src" ]; then
-	rsync -a --delete "$extra_src/" "$kvm/kvm-extra/"
+	copy "$extra_src/" "$kvm/kvm-extra/"
 fi
 # The make variable that lists x86 tests: TEST_GEN_PROGS_x86_64 up to 6.x,
 # TEST_GEN_PROGS_x86 once the directory became x86/.
