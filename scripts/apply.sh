@@ -88,7 +88,10 @@ if [ -z "${KSRC:-}" ]; then
 	[ "$kv" = "$want" ] || warn "the base is $kv, not the pinned $want: the series must apply with no fuzz"
 	msg "copying the base to $trees/patched/src"
 	mkdir -p "$trees/patched"
-	rsync -a --delete "$base/" "$trees/patched/src/"
+	# A new copy has the base's old mtimes: objects in an old build
+	# directory would all look up to date.
+	[ -f "$trees/patched/src/Makefile" ] || rm -rf "$trees/patched/build"
+	sync_tree "$base" "$trees/patched/src"
 	quilt_push_all "$trees/patched/src"
 	cp "$trees/base/VERSION" "$trees/patched/VERSION"
 elif git -C "$KSRC" rev-parse --git-dir >/dev/null 2>&1; then
@@ -141,7 +144,8 @@ else
 	for t in base patched; do
 		mkdir -p "$trees/$t"
 		rm -f "$trees/$t/STAMP"
-		rsync -a --delete --exclude=.git "$KSRC/" "$trees/$t/src/"
+		[ -f "$trees/$t/src/Makefile" ] || rm -rf "$trees/$t/build"
+		sync_tree "$KSRC" "$trees/$t/src" --exclude=.git
 		echo "tree $KSRC ($(tree_kernelversion "$KSRC"))" > "$trees/$t/VERSION"
 	done
 	quilt_push_all "$trees/patched/src"

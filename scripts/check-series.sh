@@ -6,10 +6,10 @@
 #  - each patch: a "KVM: ...:"-style shortlog of at most 80 characters, the
 #    role identity as author and in a Signed-off-by, a changelog body
 #  - scripts/checkpatch.pl --strict of the base tree: no error, warning or check
-#  - bisect build: the patches applied one by one on the git import of the
-#    base (scripts/series-git.sh); after each, arch/x86/kvm/ builds with W=1
-#    (and virt/kvm/), and the files the patch touches have no W=1 warning and
-#    no sparse (C=2) warning that the base does not already have.
+#  - bisect build: the patches pushed one by one with quilt (--fuzz=0) on a
+#    copy of the base tree (out/bisect/src); after each, arch/x86/kvm/ (and
+#    virt/kvm/) builds with W=1, and the files the patch touches have no W=1
+#    warning and no sparse (C=2) warning that the base does not already have.
 #
 # Environment: SKIP_BISECT=1 skips the build steps (metadata and checkpatch only).
 set -e
@@ -116,29 +116,50 @@ fi
 
 # 3. bisect build with W=1 and sparse, compared with the base
 need_build_tools
-need sparse:sparse
-repo=$("$TOP/scripts/series-git.sh" import | tail -n 1)
-tag=base/$(printf %s "$BASE_VERSION" | tr '~:' '__')
+need sparse:sparse quilt:quilt rsync:rsync
+basesrc=$KMMU_OUT/trees/base/src
+[ -f "$basesrc/Makefile" ] || die "no base tree in $basesrc: run 'make apply' (or make build) first"
+src=$KMMU_OUT/bisect/src
 obj=$KMMU_OUT/bisect/build
+
+# The bisect tree: a copy of the base, to which quilt adds the patches one at
+# a time (a copy and quilt take seconds, where a git import of the whole
+# tree takes more than a minute).  A tree left from an earlier run is brought
+# back to the base by content (sync_tree); a new copy keeps the base's old
+# mtimes, so its build directory must be new as well.
+[ -f "$src/Makefile" ] || rm -rf "$src" "$obj"
+sync_tree "$basesrc" "$src" --exclude=/.git
 mkdir -p "$obj"
+qpush() {	# push the next patch of the series in $src
+	(cd "$src" && QUILT_PATCHES=$PATCH_DIR QUILT_SERIES=$SERIES_FILE QUILT_PC=.pc \
+		quilt --quiltrc /dev/null push -q --fuzz=0 "$@")
+}
 cfg=$KMMU_OUT/trees/patched/build/.config
 [ -f "$cfg" ] || cfg=$KMMU_OUT/trees/base/build/.config
 [ -f "$cfg" ] || die "no kernel .config to build with: run 'make build' (or make run) first"
 cmp -s "$cfg" "$obj/.config" || cp "$cfg" "$obj/.config"
 # ccache's depend mode: no preprocessor run on a miss (about 30 % of a cold
 # compile); the bisect builds get their hits from direct mode anyway.
-bmake() { CCACHE_DEPEND=${CCACHE_DEPEND:-1} make -C "$repo" O="$obj" ARCH=x86_64 CC="ccache gcc" -j"$(nproc)" "$@"; }
+bmake() {
+	CCACHE_DEPEND=${CCACHE_DEPEND:-1} make -C "$src" O="$obj" ARCH=x86_64 CC="ccache gcc" \
+		HOSTCC="ccache gcc" -j"$(nproc)" "$@"
+}
 
 # Normalise warnings so they compare across line-number shifts.
 # Paths are made relative to the tree: sparse prints them absolute, and
 # ccache (CCACHE_BASEDIR) makes the compiler's relative to the build dir.
 norm() {
 	sed -n 's/^\([^ :]*\):[0-9]*:[0-9]*: \(warning\|error\): /\1: \2: /p' |
-	sed -E "s#^$repo/##; s#^(\.\./)+$(basename "$repo")/##" | sort
+	sed -E "s#^$src/##; s#^(\.\./)+bisect/src/##; s#^(\.\./)+src/##" | sort
+}
+# Sparse runs with W=1 too, so that the object it checks is the one the W=1
+# build just made and make compiles nothing again; the compiler's own W=1
+# warnings (the ones with a [-W...] option name) are then left out of the
+# sparse comparison, which the W=1 one above already covers.
+sparse_of() {	# sparse_of OBJ: normalised sparse warnings of one object
+	bmake -s W=1 C=2 "$1" 2>&1 >/dev/null | norm | grep -v ' \[-W[^]]*\]$' || true
 }
 
-commits=$(git -C "$repo" rev-list --reverse "$tag..series/$SERIES_NAME")
-git -C "$repo" checkout -q "$tag"
 bmake -s olddefconfig >/dev/null
 bmake -s prepare >/dev/null 2>&1
 bmake -s W=1 arch/x86/kvm/ virt/kvm/ > /dev/null 2> "$tmp/w1-base" || true
@@ -147,24 +168,37 @@ bmake -s W=1 arch/x86/kvm/ virt/kvm/ > /dev/null 2> "$tmp/w1-base" || true
 # refuses C=2 with a message instead of running it: there is no sparse result
 # to compare, so say so, per patch, as a TAP SKIP instead of passing silently.
 sparse_skip=
-if bmake -s C=2 arch/x86/kvm/mmu/spte.o 2>&1 >/dev/null | grep -q 'sparse is not available or not up to date'; then
+if bmake -s W=1 C=2 arch/x86/kvm/mmu/spte.o 2>&1 >/dev/null | grep -q 'sparse is not available or not up to date'; then
 	sparse_skip="sparse $(sparse --version 2>/dev/null | awk '{ print $1 }') is too old for Linux $(tree_kernelversion "$base") (its Makefile: \"sparse is not available or not up to date\")"
 	echo "# $sparse_skip: sparse comparison skipped"
 fi
 norm < "$tmp/w1-base" > "$tmp/w1-base.n"
-declare -A sparse_base=()
 
-i=0
-for c in $commits; do
-	i=$((i + 1))
-	p=$(printf '%s\n' "$listed" | sed -n "${i}p")
-	git -C "$repo" checkout -q "$c"
+# Sparse at the base, now, for every C file of arch/x86/kvm or virt/kvm that
+# some patch touches: the objects are the ones just built, so this runs only
+# sparse, and the loop below never has to go back to the base commit (which
+# would rebuild every file the series changes, twice).
+declare -A sparse_base=()
+if [ -z "$sparse_skip" ]; then
+	for fl in $(series_files | grep -E '^(arch/x86/kvm|virt/kvm)/.*\.c$'); do
+		sparse_base[${fl%.c}.o]=
+		if [ -f "$src/$fl" ]; then
+			sparse_base[${fl%.c}.o]=$(sparse_of "${fl%.c}.o")
+		fi
+	done
+fi
+
+for p in $listed; do
+	if ! qpush > "$tmp/push" 2>&1; then
+		tap fail "applies with quilt --fuzz=0 on the previous patches: $p" "$tmp/push"
+		break
+	fi
 	# The patched kernel's config again, so that an option the series adds
 	# (configs/series-*.config) is on from the patch that adds it: the
-	# earlier commits' olddefconfig dropped it as unknown.
+	# earlier patches' olddefconfig dropped it as unknown.
 	cp "$cfg" "$obj/.config"
 	bmake -s olddefconfig >/dev/null
-	files=$(git -C "$repo" diff --name-only "$c^" "$c")
+	files=$(patch_files "$PATCH_DIR/$p")
 	if bmake -s W=1 arch/x86/kvm/ virt/kvm/ > "$tmp/w1.out" 2> "$tmp/w1" ; then
 		tap ok "builds (W=1, arch/x86/kvm virt/kvm): $p"
 	else
@@ -187,28 +221,14 @@ for c in $commits; do
 	for fl in $files; do
 		case "$fl" in arch/x86/kvm/*.c|virt/kvm/*.c) ;; *) continue ;; esac
 		o=${fl%.c}.o
-		if [ -z "${sparse_base[$o]+x}" ]; then
-			git -C "$repo" checkout -q "$tag"
-			if [ -f "$repo/$fl" ]; then
-				sparse_base[$o]=$(bmake -s C=2 "$o" 2>&1 >/dev/null | norm)
-			else
-				sparse_base[$o]=""
-			fi
-			git -C "$repo" checkout -q "$c"
-			# Building at the base dropped the series' own options
-			# from the config: put them back.
-			cp "$cfg" "$obj/.config"
-			bmake -s olddefconfig >/dev/null
-		fi
-		if ! bmake -s C=2 "$o" 2> "$tmp/sp.raw" >/dev/null; then
+		if ! bmake -s W=1 C=2 "$o" 2> "$tmp/sp.raw" >/dev/null; then
 			echo "sparse build of $o failed:" >> "$tmp/new-sparse"
 			tail -n 5 "$tmp/sp.raw" >> "$tmp/new-sparse"
 		fi
-		norm < "$tmp/sp.raw" > "$tmp/sp"
-		comm -13 <(printf '%s\n' "${sparse_base[$o]}" | sed '/^$/d' | sort) "$tmp/sp" >> "$tmp/new-sparse"
+		norm < "$tmp/sp.raw" | grep -v ' \[-W[^]]*\]$' > "$tmp/sp" || true
+		comm -13 <(printf '%s\n' "${sparse_base[$o]:-}" | sed '/^$/d' | sort) "$tmp/sp" >> "$tmp/new-sparse"
 	done
 	tap "$([ -s "$tmp/new-sparse" ] && echo fail || echo ok)" "no new sparse warning: $p" "$tmp/new-sparse"
 done
-git -C "$repo" checkout -q "series/$SERIES_NAME"
 echo "1..$n"
 [ $failed -eq 0 ]

@@ -101,3 +101,64 @@ tree_kernelversion() {
 upstream_of() { local v=${1%%-*}; echo "${v%%+*}"; }
 
 now() { date +%s; }
+
+# The files a patch touches (git or plain unified diff), as paths in the
+# tree, one per line; series_files: those of the whole series.
+patch_files() {	# patch_files PATCH-FILE
+	{ sed -n 's#^diff --git a/\([^ ]*\) b/\([^ ]*\)$#\1\n\2#p' "$1"
+	  sed -n -e 's#^+++ b/##p' -e 's#^--- a/##p' "$1" | cut -f1; } | sort -u
+}
+series_files() {
+	local p
+	for p in $(series_patches); do
+		[ -f "$PATCH_DIR/$p" ] && patch_files "$PATCH_DIR/$p"
+	done | sort -u
+}
+
+# Copy a source tree, or bring an earlier copy back to it.  A new copy keeps
+# the original mtimes.  An earlier copy is compared by content, and the files
+# that differ are written with a fresh mtime: with rsync -a they would get the
+# original, older mtime back, and make would keep the objects built from
+# their patched content.  Extra arguments go to rsync (--exclude=...).
+sync_tree() {	# sync_tree FROM TO [rsync options]
+	local from=$1 to=$2
+	shift 2
+	if [ -f "$to/Makefile" ]; then
+		rsync -rlpD --checksum --delete "$@" "$from/" "$to/"
+	else
+		mkdir -p "$to"
+		rsync -a --delete "$@" "$from/" "$to/"
+	fi
+}
+
+# A new build directory for trees/base or trees/patched starts as a copy of
+# the other one's, when that one has been built from the same kernel version:
+# then make compiles only what the series changes (its files, and the files
+# that depend on the config options it adds), not the whole kernel again.
+# That is sound because the two source trees differ only in the series'
+# files: the copy's paths are rewritten to this tree's, and the series' files
+# get an mtime newer than every copied object.  (apply.sh keeps mtimes
+# honest: a file it puts back to the base's content gets a fresh one.)
+seed_build_dir() {	# seed_build_dir TREE OBJ: TREE is .../trees/base or .../trees/patched
+	local tree=$1 obj=$2 src=$1/src name other osrc oobj f
+	[ ! -e "$obj/.config" ] || return 0
+	name=$(basename "$tree")
+	case $name in
+	base) other=$(dirname "$tree")/patched ;;
+	patched) other=$(dirname "$tree")/base ;;
+	*) return 0 ;;
+	esac
+	[ -f "$other/build/arch/x86/boot/bzImage" ] && [ -f "$other/build/.kmmu-config-inputs" ] &&
+	[ -f "$other/src/Makefile" ] || return 0
+	[ "$(tree_kernelversion "$other/src")" = "$(tree_kernelversion "$src")" ] || return 0
+	# Kbuild records the paths with symlinks resolved.
+	osrc=$(realpath "$other/src") oobj=$(realpath "$other/build")
+	msg "seeding $obj from $oobj (only what differs is compiled)"
+	rm -rf "$obj"
+	cp -a "$oobj" "$obj"
+	grep -rlIZ -F -e "$osrc" -e "$oobj" "$obj" |
+		xargs -0 -r sed -i -e "s#$osrc#$(realpath "$src")#g" -e "s#$oobj#$(realpath "$obj")#g"
+	series_files | while read -r f; do
+		if [ -e "$src/$f" ]; then touch "$src/$f"; fi
+	done
+}

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Tests of the harness scripts themselves, on small fake kernel trees (a
 # Makefile with a version and a few files), so that they run in seconds:
-# apply with quilt and with git am, refusals (dirty tree, other version,
+# apply with quilt and with git am, applying again after a series change,
+# seeding a build directory, refusals (dirty tree, other version,
 # patch that does not apply: name and rejected hunk shown, nothing lost),
 # the series <-> git branch round trip, and the test-list parser.
 # Prints TAP.
@@ -69,6 +70,49 @@ check "quilt applies the series with --fuzz=0" \
 check "patched tree has the change, base tree does not" \
 	bash -c "grep -q 'long b;' '$work/out-q/trees/patched/src/arch/x86/kvm/mmu/tdp_mmu.c' &&
 		 grep -q 'int b;' '$work/out-q/trees/base/src/arch/x86/kvm/mmu/tdp_mmu.c'"
+
+# 1b. applying again after the series changed: a file the old series changed
+# and the new one does not is back to the base's content, with an mtime newer
+# than the objects built before (else make would keep them); files that did
+# not change keep their mtime.
+o=$work/out-q/trees
+touch -d '-1 minute' "$o/patched/src/Makefile"
+touch "$work/built-before"
+cp "$work/series/series" "$work/series.keep"
+mkpatch kvm-x86-mmu-change-x.patch "KVM: x86/mmu: Change x" arch/x86/kvm/mmu/mmu.c "int x;" "long x;"
+sed -i 's/^@@ -1,3 +1,3 @@$/@@ -1 +1 @@/; /^ int a;$/d; /^ int c;$/d' "$work/series/patches/kvm-x86-mmu-change-x.patch"
+printf '# base-version: 6.12.117-1~deb12u1\nkvm-x86-mmu-change-x.patch\n' > "$work/series/series"
+check "the patched tree is laid out again for a changed series" \
+	run q env KMMU_BASE_SRC="$work/fake" "$TOP/scripts/apply.sh"
+check "the file only the old series changed has the base's content and a fresh mtime" \
+	bash -c "grep -qx 'int b;' '$o/patched/src/arch/x86/kvm/mmu/tdp_mmu.c' &&
+		 [ '$o/patched/src/arch/x86/kvm/mmu/tdp_mmu.c' -nt '$work/built-before' ]"
+check "an unchanged file keeps its mtime" test ! "$o/patched/src/Makefile" -nt "$work/built-before"
+mv "$work/series.keep" "$work/series/series"
+rm "$work/series/patches/kvm-x86-mmu-change-x.patch"
+run q env KMMU_BASE_SRC="$work/fake" "$TOP/scripts/apply.sh"
+
+# 1c. a new build directory is seeded from the other tree's: paths rewritten,
+# the series' files newer than every copied object, the rest left as is.
+mkdir -p "$o/patched/build/arch/x86/boot" "$o/patched/build/arch/x86/kvm/mmu"
+touch "$o/patched/build/arch/x86/boot/bzImage" "$o/patched/build/arch/x86/kvm/mmu/tdp_mmu.o"
+echo inputs > "$o/patched/build/.kmmu-config-inputs"
+printf 'cmd := gcc -c -o x.o %s/arch/x86/kvm/mmu/tdp_mmu.c -I%s/include\n' \
+	"$(realpath "$o/patched/src")" "$(realpath "$o/patched/build")" > "$o/patched/build/arch/x86/kvm/mmu/.tdp_mmu.o.cmd"
+seed() { env $(env_for q) KMMU_BASE_SRC="$work/fake" bash -c ". '$TOP/scripts/lib.sh' && seed_build_dir '$o/base' '$o/base/build'" > "$work/log" 2>&1; }
+check "the base build directory is seeded from the patched one" \
+	bash -c "$(declare -f seed env_for); work='$work' TOP='$TOP' o='$o'; seed && [ -f '$o/base/build/arch/x86/kvm/mmu/tdp_mmu.o' ]"
+check "the copy's paths are the base tree's" \
+	bash -c "grep -qF '$(realpath "$o/base/src")/arch/x86/kvm/mmu/tdp_mmu.c -I$(realpath "$o/base/build")/include' \
+		 '$o/base/build/arch/x86/kvm/mmu/.tdp_mmu.o.cmd' && ! grep -q patched '$o/base/build/arch/x86/kvm/mmu/.tdp_mmu.o.cmd'"
+check "the series' file is newer than the copied object, other files are not" \
+	bash -c "[ '$o/base/src/arch/x86/kvm/mmu/tdp_mmu.c' -nt '$o/base/build/arch/x86/kvm/mmu/tdp_mmu.o' ] &&
+		 [ ! '$o/base/src/arch/x86/kvm/mmu/mmu.c' -nt '$o/base/build/arch/x86/kvm/mmu/tdp_mmu.o' ]"
+rm -rf "$o/base/build"
+sed -i 's/^SUBLEVEL = 117$/SUBLEVEL = 118/' "$o/patched/src/Makefile"
+seed
+check "no seeding from a tree of another kernel version" test ! -e "$o/base/build"
+rm -rf "$o/patched/build"
 
 # 2. a patch that does not apply: stop, name it, show the rejected hunk
 mkpatch kvm-x86-mmu-bad.patch "KVM: x86/mmu: Bad context" arch/x86/kvm/mmu/tdp_mmu.c "int zzz;" "long zzz;"
