@@ -138,7 +138,7 @@ cfg=$KMMU_OUT/trees/patched/build/.config
 [ -f "$cfg" ] || cfg=$KMMU_OUT/trees/base/build/.config
 [ -f "$cfg" ] || die "no kernel .config to build with: run 'make build' (or make run) first"
 cmp -s "$cfg" "$obj/.config" || cp "$cfg" "$obj/.config"
-# ccache's depend mode: no preprocessor run on a miss (about 30 % of a cold
+# ccache's depend mode: no preprocessor run on a miss (about 15 % of a cold
 # compile); the bisect builds get their hits from direct mode anyway.
 bmake() {
 	CCACHE_DEPEND=${CCACHE_DEPEND:-1} make -C "$src" O="$obj" ARCH=x86_64 CC="ccache gcc" \
