@@ -75,13 +75,20 @@ need() {
 		die "missing tools, install these Debian packages: ${missing[*]}"
 	fi
 	msg "installing Debian packages: ${missing[*]}"
-	if [ ! -e "$KMMU_CACHE/.apt-updated" ] ||
-	   [ -n "$(find "$KMMU_CACHE/.apt-updated" -mmin +360 2>/dev/null)" ]; then
-		apt-get update -qq >&2 || die "apt-get update failed"
-		mkdir -p "$KMMU_CACHE" && touch "$KMMU_CACHE/.apt-updated"
-	fi
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		"${missing[@]}" >&2 || die "apt-get install ${missing[*]} failed"
+	mkdir -p "$KMMU_CACHE"
+	# make test runs the mainline builds beside the VM runs: one install at a
+	# time (apt would refuse the second, its lock being taken), and wait for
+	# dpkg's lock rather than fail when something else holds it.
+	(
+		flock 9
+		if [ ! -e "$KMMU_CACHE/.apt-updated" ] ||
+		   [ -n "$(find "$KMMU_CACHE/.apt-updated" -mmin +360 2>/dev/null)" ]; then
+			apt-get -o DPkg::Lock::Timeout=600 update -qq >&2 || die "apt-get update failed"
+			touch "$KMMU_CACHE/.apt-updated"
+		fi
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+			--no-install-recommends "${missing[@]}" >&2 || die "apt-get install ${missing[*]} failed"
+	) 9> "$KMMU_CACHE/apt.lock" || exit 1
 }
 
 # Everything needed to build a kernel.
@@ -101,6 +108,23 @@ tree_kernelversion() {
 upstream_of() { local v=${1%%-*}; echo "${v%%+*}"; }
 
 now() { date +%s; }
+
+# at_most N CMD ARG...: run "CMD ARG" in the background for each ARG, at most
+# N at a time, and wait for all of them.  The caller must have no other
+# background job of its own running (wait -n would count it).
+at_most() {
+	local n=$1 cmd=$2 running=0 a
+	shift 2
+	for a in "$@"; do
+		if [ $running -ge "$n" ]; then
+			wait -n || true
+			running=$((running - 1))
+		fi
+		"$cmd" "$a" &
+		running=$((running + 1))
+	done
+	wait
+}
 
 # The files a patch touches (git or plain unified diff), as paths in the
 # tree, one per line; series_files: those of the whole series.

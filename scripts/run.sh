@@ -16,6 +16,7 @@
 #   FRAGMENTS="..." config fragments (default configs/vm-kvm.config configs/debug.config)
 #   TEST_LIST=FILE  test list (default tests/kvm-tests.list; mainline/tests.list for SERIES=mainline)
 #   MAX_SECONDS=N   limit for each VM run (default 1800)
+#   VM_JOBS=N       VM runs at once (default 2 on two cores or more, else 1)
 set -e
 . "$(dirname "$0")/lib.sh"
 
@@ -45,8 +46,28 @@ python3 "$TOP/scripts/vmrun.py" initramfs --bin "$bin" --list "$TEST_LIST" \
 	--out "$KMMU_OUT/initramfs.cpio.gz" >/dev/null
 timing "selftests + initramfs" $(( $(now) - s ))
 
+# Each TCG VM keeps about one host core busy (most tests run one or two
+# vCPUs, and one vCPU thread runs at a time between them), so on a machine
+# with two cores or more two runs go at once: base and patched side by side,
+# under the same host load.  Their outputs are printed afterwards, in order.
+VM_JOBS=${VM_JOBS:-$(( $(nproc) >= 2 ? 2 : 1 ))}
+case $VM_JOBS in
+''|*[!0-9]*|0) die "VM_JOBS must be a number of VM runs at once (1 or more), not '$VM_JOBS'" ;;
+esac
+vm_run() {	# vm_run "KERNEL MODE DIR": one VM run, its output in DIR/vmrun.out
+	local k mode d s
+	read -r k mode d <<< "$1"
+	msg "VM run: $k kernel, $mode"
+	s=$(now)
+	python3 "$TOP/scripts/vmrun.py" run --kernel "$KMMU_OUT/trees/$k/build/arch/x86/boot/bzImage" \
+		--initramfs "$KMMU_OUT/initramfs.cpio.gz" --list "$TEST_LIST" --mode "$mode" \
+		--label "$k" --out "$d" --max-seconds "$MAX_SECONDS" ${ONLY:+--only "$ONLY"} \
+		> "$d/vmrun.out" 2>&1 || true
+	timing "VM run $k $mode" $(( $(now) - s ))
+}
+
 rc=0
-dirs_base=() dirs_patched=()
+dirs_base=() dirs_patched=() runs=()
 for mode in $MODES $PATCHED_MODES; do
 	for k in $KERNELS; do
 		case " $MODES " in
@@ -55,14 +76,17 @@ for mode in $MODES $PATCHED_MODES; do
 		esac
 		d=$KMMU_OUT/results/$k-$mode
 		rm -rf "$d"
-		msg "VM run: $k kernel, $mode"
-		s=$(now)
-		python3 "$TOP/scripts/vmrun.py" run --kernel "$KMMU_OUT/trees/$k/build/arch/x86/boot/bzImage" \
-			--initramfs "$KMMU_OUT/initramfs.cpio.gz" --list "$TEST_LIST" --mode "$mode" \
-			--label "$k" --out "$d" --max-seconds "$MAX_SECONDS" ${ONLY:+--only "$ONLY"} || true
-		timing "VM run $k $mode" $(( $(now) - s ))
+		mkdir -p "$d"
+		runs+=("$k $mode $d")
 		if [ "$k" = base ]; then dirs_base+=("$d"); else dirs_patched+=("$d"); fi
 	done
+done
+s=$(now)
+at_most "$VM_JOBS" vm_run "${runs[@]}"
+timing "VM runs ($VM_JOBS at once)" $(( $(now) - s ))
+for r in "${runs[@]}"; do
+	read -r k mode d <<< "$r"
+	cat "$d/vmrun.out"
 done
 
 echo

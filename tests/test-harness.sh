@@ -343,5 +343,63 @@ check "an overrun test's output shows its threads' states and stacks, sampled 3 
 		 grep -q '^\[timeout\]     \[<0>\] ' '$work/slow.out' &&
 		 grep -q '^\[timeout\] killing pid [0-9]* after 1s' '$work/slow.out'"
 
+# at_most: the VM runs go two at a time, and every one of them runs.
+cat > "$work/pool.sh" <<'EOF'
+. "$1/scripts/lib.sh"
+W=$2
+job() { echo "start $1" >> "$W/pool.log"; sleep 0.3; echo "end $1" >> "$W/pool.log"; }
+for k in 1 2 3; do
+	: > "$W/pool.log"
+	at_most "$k" job a b c d e
+	# The most jobs running at one time, from the start/end sequence.
+	awk -v k="$k" '/^start/ { c++; if (c > m) m = c } /^end/ { c-- }
+		END { print "at_most " k ": max " m ", " NR / 2 " jobs, running at the end " c }' "$W/pool.log"
+done
+EOF
+bash "$work/pool.sh" "$TOP" "$work" > "$work/log" 2>&1
+check "at_most N runs N jobs at a time, and all of them (N = 1, 2, 3)" bash -c "
+	grep -qx 'at_most 1: max 1, 5 jobs, running at the end 0' '$work/log' &&
+	grep -qx 'at_most 2: max 2, 5 jobs, running at the end 0' '$work/log' &&
+	grep -qx 'at_most 3: max 3, 5 jobs, running at the end 0' '$work/log'"
+
+# make test's order, on stub steps: the mainline builds run in the background
+# during the 6.12 VM step, the two VM steps never overlap, and every step is
+# counted, a failed mainline build too.
+mkfake_top() {	# $1 dir
+	mkdir -p "$1/scripts" "$1/tests" "$1/mainline"
+	cp "$TOP/scripts/lib.sh" "$TOP/scripts/test.sh" "$1/scripts/"
+	: > "$1/series"; : > "$1/mainline/series"
+	ev='echo "$(date +%s.%N) ${SERIES:-6.12}' # an event, with its time
+	printf '#!/bin/sh\necho "TAP version 13"; echo "ok 1 stub"; echo "1..1"\n' > "$1/tests/test-scanconsole.py"
+	cp "$1/tests/test-scanconsole.py" "$1/tests/test-harness.sh"
+	cp "$1/tests/test-scanconsole.py" "$1/tests/test-splat-detection.sh"
+	printf '%s\n' "$ev apply\" >> $1/events" \
+		'[ "${SERIES:-}" = mainline ] && [ -n "${FAIL_MAINLINE:-}" ] && exit 1; exit 0' > "$1/scripts/apply.sh"
+	printf 'exit 0\n' > "$1/scripts/build-kernel.sh"
+	printf '%s\n' "$ev static-start\" >> $1/events" 'sleep 1' "$ev static-end\" >> $1/events" \
+		'echo "TAP version 13"; echo "ok 1 stub static"; echo "1..1"' > "$1/scripts/check-series.sh"
+	printf '%s\n' "$ev vm-start\" >> $1/events" 'sleep 3' "$ev vm-end\" >> $1/events" \
+		'echo "3 passed, 0 failed, 0 skipped"' > "$1/scripts/run.sh"
+	chmod +x "$1"/scripts/*.sh "$1"/tests/*
+}
+mkfake_top "$work/top"
+# python3 runs the scanner stub: give it a shell instead
+sed -i 's#^step scanner python3 #step scanner sh #' "$work/top/scripts/test.sh"
+(cd "$work/top" && bash scripts/test.sh) > "$work/log" 2>&1
+rc=$?
+sort -n "$work/top/events" | awk '{ print $2, $3 }' > "$work/order"
+check "make test on stubs: 13 passed, 0 failed, 0 skipped, exit 0" \
+	bash -c "[ $rc -eq 0 ] && tail -n 1 '$work/log' | grep -qx '13 passed, 0 failed, 0 skipped'"
+check "the mainline builds run during the 6.12 VM step, the mainline VM step after it" \
+	bash -c "tr '\n' ' ' < '$work/order' | grep -q '6.12 vm-start mainline apply mainline static-start mainline static-end 6.12 vm-end mainline vm-start mainline vm-end'"
+mkfake_top "$work/top2"
+sed -i 's#^step scanner python3 #step scanner sh #' "$work/top2/scripts/test.sh"
+(cd "$work/top2" && FAIL_MAINLINE=1 bash scripts/test.sh) > "$work/log" 2>&1
+rc=$?
+check "a failed mainline build in the background is counted, and its VM step not run" \
+	bash -c "[ $rc -ne 0 ] && grep -qx 'not ok - mainline: apply and build the patched 7.3 kernel' '$work/log' &&
+		 tail -n 1 '$work/log' | grep -qx '8 passed, 1 failed, 0 skipped' &&
+		 ! grep -q 'mainline vm-start' '$work/top2/events'"
+
 echo "1..$n"
 [ $failed -eq 0 ]
