@@ -57,6 +57,24 @@ step() {	# step NAME COMMAND...: run, show, count
 	return $rc
 }
 
+# 6. The mainline series' steps that need no VM: apply and build the patched
+#    7.3 kernel, then its static checks.  Their status goes to a file, so
+#    that they can run in another process ("test.sh --mainline-builds").
+mainline_builds() {
+	step mainline-prepare env SERIES=mainline bash -c ". '$TOP/scripts/lib.sh' && '$TOP/scripts/apply.sh' &&
+		'$TOP/scripts/build-kernel.sh' \"\$KMMU_OUT/trees/patched\" >/dev/null"
+	local prc=$? src=0
+	if [ $prc -eq 0 ]; then
+		step mainline-static env SERIES=mainline bash "$TOP/scripts/check-series.sh"
+		src=$?
+	fi
+	echo "$prc $src" > "$KMMU_OUT/mainline-builds.rc"
+}
+if [ "${1:-}" = --mainline-builds ]; then
+	mainline_builds
+	exit 0
+fi
+
 step scanner python3 "$TOP/tests/test-scanconsole.py"
 [ $? -eq 0 ] || step_rc=1
 count_tap "$KMMU_OUT/test-scanner.log"
@@ -80,19 +98,6 @@ step static bash "$TOP/scripts/check-series.sh"
 [ $? -eq 0 ] || step_rc=1
 count_tap "$KMMU_OUT/test-static.log"
 
-# 6. The mainline series' steps that need no VM: apply and build the patched
-#    7.3 kernel, then its static checks.  Their status goes to a file, so
-#    that they can run in a subshell.
-mainline_builds() {
-	step mainline-prepare env SERIES=mainline bash -c ". '$TOP/scripts/lib.sh' && '$TOP/scripts/apply.sh' &&
-		'$TOP/scripts/build-kernel.sh' \"\$KMMU_OUT/trees/patched\" >/dev/null"
-	local prc=$? src=0
-	if [ $prc -eq 0 ]; then
-		step mainline-static env SERIES=mainline bash "$TOP/scripts/check-series.sh"
-		src=$?
-	fi
-	echo "$prc $src" > "$KMMU_OUT/mainline-builds.rc"
-}
 mainline_count() {	# count what mainline_builds did; 0 when the VM run may go on
 	local prc src
 	read -r prc src < "$KMMU_OUT/mainline-builds.rc" 2>/dev/null || prc=1
@@ -111,10 +116,17 @@ mainline_count() {	# count what mainline_builds did; 0 when the VM run may go on
 # run in the background meanwhile, at the lowest CPU priority, so that they
 # take only the time the VMs leave and do not slow the timed tests down.
 # Their output is shown when the VM step is over.
+# They run in a session of their own (setsid), so that an interrupted make
+# test can stop the whole build with one signal to its process group (a
+# background job of a script would ignore the terminal's ^C and go on).
 bg=
+stop_bg() { [ -z "$bg" ] || kill -TERM -- "-$bg" 2>/dev/null; }
+trap stop_bg EXIT
+trap 'stop_bg; trap - EXIT; exit 130' INT TERM
 rm -f "$KMMU_OUT/mainline-builds.rc"
 if [ "${SKIP_MAINLINE:-0}" != 1 ] && [ "${SKIP_VM:-0}" != 1 ]; then
-	( renice -n 19 -p $BASHPID >/dev/null; mainline_builds ) > "$KMMU_OUT/test-mainline-builds.out" 2>&1 &
+	setsid -w nice -n 19 bash "$TOP/scripts/test.sh" --mainline-builds \
+		> "$KMMU_OUT/test-mainline-builds.out" 2>&1 < /dev/null &
 	bg=$!
 fi
 
@@ -137,6 +149,7 @@ else
 	if [ -n "$bg" ]; then
 		s=$(now)
 		wait "$bg"
+		bg=
 		echo "=== mainline builds (run in the background during the VM step; waited $(( $(now) - s )) s more):"
 		cat "$KMMU_OUT/test-mainline-builds.out"
 	else

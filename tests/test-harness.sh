@@ -374,7 +374,9 @@ mkfake_top() {	# $1 dir
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-harness.sh"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-splat-detection.sh"
 	printf '%s\n' "$ev apply\" >> $1/events" \
-		'[ "${SERIES:-}" = mainline ] && [ -n "${FAIL_MAINLINE:-}" ] && exit 1; exit 0' > "$1/scripts/apply.sh"
+		'[ "${SERIES:-}" = mainline ] && [ -n "${FAIL_MAINLINE:-}" ] && exit 1' \
+		'[ "${SERIES:-}" = mainline ] && [ -n "${SLOW_MAINLINE:-}" ] && echo $$ > "$SLOW_MAINLINE" && exec sleep 60' \
+		'exit 0' > "$1/scripts/apply.sh"
 	printf 'exit 0\n' > "$1/scripts/build-kernel.sh"
 	printf '%s\n' "$ev static-start\" >> $1/events" 'sleep 1' "$ev static-end\" >> $1/events" \
 		'echo "TAP version 13"; echo "ok 1 stub static"; echo "1..1"' > "$1/scripts/check-series.sh"
@@ -400,6 +402,17 @@ check "a failed mainline build in the background is counted, and its VM step not
 	bash -c "[ $rc -ne 0 ] && grep -qx 'not ok - mainline: apply and build the patched 7.3 kernel' '$work/log' &&
 		 tail -n 1 '$work/log' | grep -qx '8 passed, 1 failed, 0 skipped' &&
 		 ! grep -q 'mainline vm-start' '$work/top2/events'"
+
+mkfake_top "$work/top3"
+(cd "$work/top3" && SLOW_MAINLINE="$work/slow.pid" exec bash scripts/test.sh) > "$work/log" 2>&1 &
+tpid=$!
+for _ in $(seq 50); do [ -s "$work/slow.pid" ] && break; sleep 0.1; done
+kill -TERM $tpid
+wait $tpid
+rc=$?
+sleep 0.2
+check "an interrupted make test stops the mainline builds it started in the background" \
+	bash -c "[ $rc -eq 130 ] && [ -s '$work/slow.pid' ] && ! kill -0 \$(cat '$work/slow.pid') 2>/dev/null"
 
 echo "1..$n"
 [ $failed -eq 0 ]
