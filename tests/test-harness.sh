@@ -383,10 +383,10 @@ mkfake_top() {	# $1 dir
 	printf '%s\n' "$ev vm-start\" >> $1/events" 'sleep 3' "$ev vm-end\" >> $1/events" \
 		'echo "3 passed, 0 failed, 0 skipped"' > "$1/scripts/run.sh"
 	chmod +x "$1"/scripts/*.sh "$1"/tests/*
+	# test.sh runs the scanner with python3: run its stub with a shell
+	sed -i 's#^step scanner python3 #step scanner sh #' "$1/scripts/test.sh"
 }
 mkfake_top "$work/top"
-# python3 runs the scanner stub: give it a shell instead
-sed -i 's#^step scanner python3 #step scanner sh #' "$work/top/scripts/test.sh"
 (cd "$work/top" && bash scripts/test.sh) > "$work/log" 2>&1
 rc=$?
 sort -n "$work/top/events" | awk '{ print $2, $3 }' > "$work/order"
@@ -395,7 +395,6 @@ check "make test on stubs: 13 passed, 0 failed, 0 skipped, exit 0" \
 check "the mainline builds run during the 6.12 VM step, the mainline VM step after it" \
 	bash -c "tr '\n' ' ' < '$work/order' | grep -q '6.12 vm-start mainline apply mainline static-start mainline static-end 6.12 vm-end mainline vm-start mainline vm-end'"
 mkfake_top "$work/top2"
-sed -i 's#^step scanner python3 #step scanner sh #' "$work/top2/scripts/test.sh"
 (cd "$work/top2" && FAIL_MAINLINE=1 bash scripts/test.sh) > "$work/log" 2>&1
 rc=$?
 check "a failed mainline build in the background is counted, and its VM step not run" \
