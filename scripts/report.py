@@ -100,6 +100,7 @@ def main():
             rows.append({'test': rec['key'], 'mode': mode, 'base': short(bo), 'patched': short(po),
                          'verdict': verdict, 'count': c, 'note': note,
                          'tail': rec.get('output_tail') or [] if c == 'failed' else [],
+                         'threads': rec.get('threads') or '' if c == 'failed' else '',
                          'base_secs': brec.get('secs') if brec else None, 'patched_secs': rec.get('secs')})
         for prob in prun['problems']:
             problems.append('%s (%s): %s' % (prun['label'], mode, prob))
@@ -127,6 +128,9 @@ def main():
                                               r['verdict'], secs))
         if r['note'] and r['count'] == 'failed':
             print('%*s  %s' % (w, '', r['note'][:150]))
+        # A timeout: what each of the killed test's threads was doing.
+        for th in r['threads'].split('; ') if r['threads'] else []:
+            print('%*s  thread %s' % (w, '', th[:150]))
         # The test's last lines (its assertion message): CI logs keep only
         # this output, not the results directory.
         for line in r['tail'][-8:]:

@@ -215,6 +215,49 @@ def test_output(text, tid):
     return out
 
 
+# Frames that say nothing about where a thread waits or loops: the scheduler
+# and the system call entry.
+_DULL_FRAME = re.compile(r'^(__schedule|schedule|schedule_\w+|preempt_schedule\w*|do_syscall_64|'
+                         r'x64_sys_call|entry_SYSCALL_64\w*|ret_from_fork\w*|0x0)$')
+
+
+def timeout_threads(lines):
+    """One line on a killed test's threads, from the samples guest-init.sh put
+    in its output ('[timeout] ...'): for each thread of the last sample its
+    state, the CPU ticks it used between the first and the last sample (user
+    and system), and the top of its kernel stack.  A thread that used ticks
+    was running (a loop); one that used none sleeps where its stack says."""
+    samples, cur, tid = [], None, None
+    for line in lines:
+        if not line.startswith('[timeout] '):
+            continue
+        body = line[len('[timeout] '):]
+        if body.startswith('sample '):
+            cur = {}
+            samples.append(cur)
+            continue
+        m = re.match(r'tid (\d+) (.*) state (\S) utime (\d+) stime (\d+) wchan ?(\S*)$', body)
+        if m and cur is not None:
+            tid = m.group(1)
+            cur[tid] = {'comm': m.group(2), 'state': m.group(3), 'utime': int(m.group(4)),
+                        'stime': int(m.group(5)), 'wchan': m.group(6), 'frames': []}
+            continue
+        m = re.match(r'\s+\[<[0-9a-f]+>\] ([\w.]+)', body)
+        if m and cur is not None and tid in cur:
+            cur[tid]['frames'].append(m.group(1))
+    if not samples or not samples[-1]:
+        return ''
+    first, last = samples[0], samples[-1]
+    parts = []
+    for tid, t in last.items():
+        f = first.get(tid, t)
+        top = [x for x in t['frames'] if not _DULL_FRAME.match(x)][:3]
+        where = ' < '.join(top) or t['wchan'] or '-'
+        parts.append('%s %s %s +%du/+%ds %s' % (tid, t['comm'], t['state'], t['utime'] - f['utime'],
+                                                 t['stime'] - f['stime'], where))
+    return '; '.join(parts)
+
+
 def boot_group(a, g, outdir, deadline, only=None, tag=''):
     console = os.path.join(outdir, 'console-g%d%s.log' % (g['n'], tag))
     tap = os.path.join(outdir, 'tap-g%d%s.log' % (g['n'], tag))
@@ -347,6 +390,8 @@ def cmd_run(a):
                 rec['mode'] = a.mode
                 rec['splats'] = ['%s: %s' % (f['kind'], f['text']) for f in splats]
                 rec['output_tail'] = test_output(text, t['id'])[-15:] if r['status'] != 'pass' else []
+                if r['status'] == 'timeout':
+                    rec['threads'] = timeout_threads(test_output(text, t['id']))
                 records.append(rec)
             pending = again
     records.sort(key=lambda r: r['id'])
@@ -375,6 +420,9 @@ def cmd_run(a):
     for r in bad:
         print('  %-8s %s %s' % ('SPLAT' if r['splats'] else r['status'].upper(), r['key'],
                                 r['splats'][0] if r['splats'] else r['detail']))
+        if r.get('threads'):
+            print('           threads (tid comm state +user/+system ticks over 2 s, stack top): '
+                  + r['threads'])
     return 1 if bad or run_problems else 0
 
 

@@ -229,10 +229,13 @@ d = sys.argv[1]
 def rec(i, status, detail, tail=()):
     return {'id': i, 'key': 't%d' % i, 'status': status, 'detail': detail, 'splats': [],
             'secs': 1.0, 'output_tail': list(tail)}
-for k, tests in (('base', [rec(1, 'pass', ''), rec(2, 'pass', ''), rec(3, 'fail', 'exit=1')]),
+hung = dict(rec(4, 'timeout', 'TIMEOUT after 9s (killed in the guest)'),
+            threads='7 t S +0u/+0s futex_wait_queue; 8 t R +0u/+200s kvm_mmu_page_fault')
+for k, tests in (('base', [rec(1, 'pass', ''), rec(2, 'pass', ''), rec(3, 'fail', 'exit=1'),
+                           rec(4, 'pass', '')]),
                  ('patched', [rec(1, 'fail', 'exit=254', ['==== Test Assertion Failure ====', 'x.c:76: boom']),
                               rec(2, 'pass', 'time=1s flaky: passed on retry after exit 254'),
-                              rec(3, 'fail', 'exit=1')])):
+                              rec(3, 'fail', 'exit=1'), hung])):
     json.dump({'label': k, 'mode': 'tdp', 'tests': tests, 'problems': [],
                'host_load': [9.0, 1.0], 'host_cpus': 2}, open(os.path.join(d, k, 'results.json'), 'w'))
 PY
@@ -240,7 +243,10 @@ python3 "$TOP/scripts/report.py" --patched "$work/rep/patched" --base "$work/rep
 check "a regression shows the test's assertion" grep -q '| x.c:76: boom' "$work/log"
 check "a pass on retry is flagged flaky" grep -q 'pass (flaky: passed on retry)' "$work/log"
 check "a busy host is noted" grep -q 'host load average 9.0' "$work/log"
-check "the counts: 1 passed, 1 failed, 1 skipped" grep -qx '1 passed, 1 failed, 1 skipped' "$work/log"
+check "a timeout shows what each thread of the test was doing, a line each" bash -c "
+	grep -q ' thread 7 t S +0u/+0s futex_wait_queue\$' '$work/log' &&
+	grep -q ' thread 8 t R +0u/+200s kvm_mmu_page_fault\$' '$work/log'"
+check "the counts: 1 passed, 2 failed, 1 skipped" grep -qx '1 passed, 2 failed, 1 skipped' "$work/log"
 # A patched-only mode (mirror) is judged against the base kernel's tdp run.
 mkdir -p "$work/rep/mirror"
 python3 - "$work/rep" <<'PY'
@@ -342,6 +348,29 @@ check "an overrun test's output shows its threads' states and stacks, sampled 3 
 	bash -c "[ \$(grep -c '^\[timeout\] tid [0-9]* sleep state S' '$work/slow.out') -eq 3 ] &&
 		 grep -q '^\[timeout\]     \[<0>\] ' '$work/slow.out' &&
 		 grep -q '^\[timeout\] killing pid [0-9]* after 1s' '$work/slow.out'"
+# vmrun.py sums those samples up in one line under the TIMEOUT: each thread's
+# state, the ticks it used from the first sample to the last, its stack top.
+check "a timeout's summary line says where each thread sleeps or how much it ran" python3 -c "
+import re, sys; sys.path.insert(0, '$TOP/scripts'); import vmrun
+s = vmrun.timeout_threads(open('$work/slow.out').read().splitlines())
+assert re.fullmatch(r'\d+ sleep S \+0u/\+0s hrtimer_nanosleep < \S.*', s), s
+fake = '''[failed attempt] [timeout] sample 1 of pid 9, uptime 1.0
+[timeout] sample 1 of pid 9, uptime 5.0
+[timeout] tid 9 t state S utime 3 stime 1 wchan futex_wait_queue
+[timeout]     [<0>] futex_wait_queue+0x60/0x90
+[timeout]     [<0>] __schedule+0x1/0x2
+[timeout] tid 10 t state R utime 7 stime 40 wchan 0
+[timeout] sample 3 of pid 9, uptime 7.0
+[timeout] tid 9 t state S utime 3 stime 1 wchan futex_wait_queue
+[timeout]     [<0>] __schedule+0x1/0x2
+[timeout]     [<0>] futex_wait_queue+0x60/0x90
+[timeout] tid 10 t state R utime 7 stime 240 wchan 0
+[timeout]     [<0>] kvm_mmu_page_fault+0x1/0x2 [kvm]
+[timeout] killing pid 9 after 5s'''.splitlines()
+s = vmrun.timeout_threads(fake)
+assert s == '9 t S +0u/+0s futex_wait_queue; 10 t R +0u/+200s kvm_mmu_page_fault', s
+assert vmrun.timeout_threads(['no samples']) == ''
+"
 
 # at_most: the VM runs go two at a time, and every one of them runs.
 cat > "$work/pool.sh" <<'EOF'
