@@ -15,55 +15,66 @@
 #   make bench     benchmarks (tests/bench.list), base vs patched kernel, same run
 #   make kasan     build and run the patched kernel with KASAN (separate build)
 #   make scanner-test   the console scanner's tests on recorded logs
+#   make deps      install the Debian packages the tree needs (scripts/deps.list); every target runs it
+#   make fresh-check    make test in a new Debian bookworm root (debootstrap), as on a fresh machine
 #   make clean     remove out/ (keeps the download and ccache cache)
 
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: run test base apply build selftests check edit export send bench kasan scanner-test clean help
+.PHONY: run test base apply build selftests check edit export send bench kasan scanner-test clean help \
+	deps fresh-check
 
 help:
 	@sed -n 's/^#   make /  make /p' Makefile
 
-run:
+run: deps
 	bash $(S)/run.sh
 
-test:
+test: deps
 	bash $(S)/test.sh
 
-base:
+base: deps
 	bash $(S)/get-base.sh
 
-apply:
+apply: deps
 	bash $(S)/apply.sh
 
-build: apply
+build: deps apply
 	bash $(S)/build-kernel.sh out/trees/base
 	bash $(S)/build-kernel.sh out/trees/patched
 
-selftests:
+selftests: deps
 	bash $(S)/build-selftests.sh
 
-check:
+check: deps
 	bash $(S)/check-series.sh
 
-edit:
+edit: deps
 	bash $(S)/series-git.sh import
 
-export:
+export: deps
 	bash $(S)/series-git.sh export
 
-send:
+send: deps
 	bash $(S)/send.sh
 
-bench:
+bench: deps
 	bash $(S)/bench.sh
 
-kasan:
+kasan: deps
 	bash $(S)/kasan.sh
 
-scanner-test:
+scanner-test: deps
 	python3 tests/test-scanconsole.py
+
+# Every target that uses a tool installs what it needs first: no step may rely
+# on an earlier one having installed something.
+deps:
+	bash $(S)/install-deps.sh
+
+fresh-check:
+	bash $(S)/fresh-check.sh
 
 clean:
 	rm -rf out

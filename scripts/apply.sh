@@ -21,7 +21,7 @@
 set -e
 . "$(dirname "$0")/lib.sh"
 
-need quilt:quilt patch:patch rsync:rsync git:git
+need_group apply
 
 want=$(upstream_of "$BASE_VERSION")
 trees=$KMMU_OUT/trees

@@ -56,7 +56,7 @@ if [ "$count" -eq 0 ]; then
 fi
 
 base=$("$TOP/scripts/get-base.sh")
-need /usr/lib/python3/dist-packages/ply:python3-ply /usr/lib/python3/dist-packages/git:python3-git
+need_group static
 
 # Is every file the patch adds under a directory that MAINTAINERS covers
 # with an F: pattern?  (Then checkpatch's "does MAINTAINERS need updating?"
@@ -116,7 +116,7 @@ fi
 
 # 3. bisect build with W=1 and sparse, compared with the base
 need_build_tools
-need sparse:sparse quilt:quilt rsync:rsync
+need_group static apply
 basesrc=$KMMU_OUT/trees/base/src
 [ -f "$basesrc/Makefile" ] || die "no base tree in $basesrc: run 'make apply' (or make build) first"
 src=$KMMU_OUT/bisect/src

@@ -27,7 +27,7 @@ if [ -n "${KMMU_BASE_SRC:-}" ]; then
 	exit 0
 fi
 
-need apt-get:apt dpkg-deb:dpkg xz:xz-utils tar:tar
+need_group fetch
 
 debs=$KMMU_CACHE/debs
 tree=$KMMU_OUT/trees/base

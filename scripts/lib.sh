@@ -58,7 +58,7 @@ series_patches() {
 }
 
 # Install the Debian packages that provide the given commands when missing.
-# Arguments: cmd:package pairs.
+# Arguments: cmd:package pairs (cmd: a command in PATH, or an absolute path).
 need() {
 	local pair cmd pkg missing=()
 	for pair in "$@"; do
@@ -91,12 +91,21 @@ need() {
 	) 9> "$KMMU_CACHE/apt.lock" || exit 1
 }
 
-# Everything needed to build a kernel.
-need_build_tools() {
-	need gcc:gcc make:make flex:flex bison:bison bc:bc perl:perl \
-	     /usr/include/libelf.h:libelf-dev /usr/include/openssl/ssl.h:libssl-dev \
-	     ccache:ccache xz:xz-utils cpio:cpio python3:python3 rsync:rsync file:file
+# need_group GROUP...: the packages scripts/deps.list names for these groups
+# (the one list of what the tree installs, and why).
+need_group() {
+	local g pairs=()
+	for g in "$@"; do
+		grep -qE "^$g[[:space:]]" "$TOP/scripts/deps.list" || die "no group '$g' in scripts/deps.list"
+		while read -r _ cmd pkg _; do
+			pairs+=("$cmd:$pkg")
+		done < <(grep -E "^$g[[:space:]]" "$TOP/scripts/deps.list")
+	done
+	need "${pairs[@]}"
 }
+
+# Everything needed to build a kernel.
+need_build_tools() { need_group build; }
 
 # Kernel version "V.P.S" from a tree's top Makefile.
 tree_kernelversion() {

@@ -27,7 +27,7 @@ TEST_LIST=${TEST_LIST:-$TEST_LIST_DEFAULT}
 MAX_SECONDS=${MAX_SECONDS:-1800}
 read -r -a frags <<< "${FRAGMENTS:-$TOP/configs/vm-kvm.config $TOP/configs/debug.config}"
 
-need qemu-system-x86_64:qemu-system-x86 /bin/busybox:busybox-static
+need_group vm
 t0=$(now)
 timing() { printf '%-28s %5d s\n' "$1" "$2" >> "$KMMU_OUT/timings.txt"; }
 : > "$KMMU_OUT/timings.txt" 2>/dev/null || { mkdir -p "$KMMU_OUT"; : > "$KMMU_OUT/timings.txt"; }

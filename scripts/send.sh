@@ -14,8 +14,7 @@
 set -e
 . "$(dirname "$0")/lib.sh"
 
-need git:git perl:perl /usr/lib/git-core/git-send-email:git-email \
-     /usr/share/perl5/Mail/Address.pm:libmailtools-perl
+need_group apply build send
 [ "$(series_patches | wc -l)" -gt 0 ] || die "the series is empty: nothing to send"
 sender_name=$(git -C "$TOP" config user.name || true)
 sender_email=$(git -C "$TOP" config user.email || true)

@@ -20,7 +20,7 @@
 set -e
 . "$(dirname "$0")/lib.sh"
 
-need git:git rsync:rsync
+need_group apply
 repo=${KMMU_GIT:-$KMMU_OUT/git}
 tag=base/$(printf %s "$BASE_VERSION" | tr '~:' '__')
 branch=series/$SERIES_NAME

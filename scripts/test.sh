@@ -18,6 +18,9 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$KMMU_OUT"
+# Every Debian package first (make test does it too): no test may depend on
+# a later step having installed a tool.
+bash "$TOP/scripts/install-deps.sh" || { echo "error: installing the Debian packages failed" >&2; exit 1; }
 passed=0 failed=0 skipped=0
 step_rc=0
 
@@ -82,6 +85,10 @@ count_tap "$KMMU_OUT/test-scanner.log"
 step harness bash "$TOP/tests/test-harness.sh"
 [ $? -eq 0 ] || step_rc=1
 count_tap "$KMMU_OUT/test-harness.log"
+
+step verdicts python3 "$TOP/tests/test-report.py"
+[ $? -eq 0 ] || step_rc=1
+count_tap "$KMMU_OUT/test-verdicts.log"
 
 # The bisect build needs a configured kernel: apply and configure first (the
 # main job reuses all of it).

@@ -318,6 +318,11 @@ def cmd_run(a):
             if json.load(f) != json.loads(json.dumps(groups_of(tests))):
                 raise SystemExit('error: %s was packed from another version of %s (test numbers '
                                  'differ); rebuild it with vmrun.py initramfs' % (a.initramfs, a.list))
+    # Only now, after every check of the inputs, the tool itself: a check
+    # of the inputs must not depend on what is installed (a fresh machine
+    # gets qemu from scripts/install-deps.sh).
+    if not shutil.which(a.qemu):
+        raise SystemExit('error: %s not found (Debian package qemu-system-x86: make deps)' % a.qemu)
     if a.only:
         tests = [t for t in tests if re.search(a.only, test_key(t))]
     tests = [t for t in tests if a.mode in t['modes']]
@@ -453,8 +458,6 @@ def main():
     for f in (a.kernel, a.initramfs):
         if not os.path.exists(f):
             raise SystemExit('error: no such file: %s' % f)
-    if not shutil.which(a.qemu):
-        raise SystemExit('error: %s not found (Debian package qemu-system-x86)' % a.qemu)
     return cmd_run(a)
 
 
