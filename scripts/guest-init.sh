@@ -1,6 +1,6 @@
 #!/bin/busybox sh
 # SPDX-License-Identifier: GPL-2.0
-# /init of the test initramfs (scripts/vm-run.py packs it).  Runs one group of
+# /init of the test initramfs (scripts/vmrun.py packs it).  Runs one group of
 # KVM selftests, chosen with kmmu.group=N on the kernel command line, and
 # writes kselftest-style TAP to the second serial port (/dev/ttyS1) while the
 # kernel console stays on ttyS0.  Each test is announced in the kernel log, so

@@ -60,6 +60,7 @@ vm_run() {	# vm_run "KERNEL MODE DIR": one VM run, its output in DIR/vmrun.out
 	msg "VM run: $k kernel, $mode"
 	s=$(now)
 	python3 "$TOP/scripts/vmrun.py" run --kernel "$KMMU_OUT/trees/$k/build/arch/x86/boot/bzImage" \
+		--vmlinux "$KMMU_OUT/trees/$k/build/vmlinux" \
 		--initramfs "$KMMU_OUT/initramfs.cpio.gz" --list "$TEST_LIST" --mode "$mode" \
 		--label "$k" --out "$d" --max-seconds "$MAX_SECONDS" ${ONLY:+--only "$ONLY"} \
 		> "$d/vmrun.out" 2>&1 || true

@@ -17,7 +17,7 @@ if [ ! -f "$k" ] || [ ! -f "$KMMU_OUT/initramfs.cpio.gz" ]; then
 	exit 1
 fi
 rm -rf "$d"
-python3 "$TOP/scripts/vmrun.py" run --kernel "$k" --initramfs "$KMMU_OUT/initramfs.cpio.gz" \
+python3 "$TOP/scripts/vmrun.py" run --kernel "$k" --vmlinux "${k%/arch/x86/boot/bzImage}/vmlinux" --initramfs "$KMMU_OUT/initramfs.cpio.gz" \
 	--mode tdp --label splat-selftest --out "$d" --only '^kvm_binary_stats_test$' \
 	--inject backtrace --max-seconds 300 > "$d.log" 2>&1
 rc=$?
