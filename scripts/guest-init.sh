@@ -21,6 +21,11 @@ list=/tests/group-$group.list
 only=$(sed -n 's/.*kmmu\.only=\([0-9,]*\).*/\1/p' /proc/cmdline)
 # kmmu.inject=backtrace: make the kernel print a real backtrace during the
 # first test, so that the harness can check that it notices (tests/).
+# kmmu.inject=hang: wedge the kernel during the first test with LKDTM (the
+# kernel's fault injector, CONFIG_LKDTM): a task blocked in D state for ever
+# (the hung-task detector's case), then every CPU in a soft lockup, which
+# leaves no guest process able to run, as an mmu_lock deadlock would: the
+# host must notice, ask the kernel for sysrq backtraces and report them.
 inject=$(sed -n 's/.*kmmu\.inject=\([a-z]*\).*/\1/p' /proc/cmdline)
 kmsg() { echo "kmmu: $*" > /dev/kmsg; }
 
@@ -99,6 +104,18 @@ else
 				sleep 1
 			done
 			inject=
+		fi
+		if [ "$inject" = hang ]; then
+			lkdtm=/sys/kernel/debug/provoke-crash/DIRECT
+			echo HUNG_TASK > $lkdtm &
+			for i in $(seq 40); do
+				dmesg | grep -q 'blocked for more than' && break
+				sleep 1
+			done
+			for c in $(seq 0 $(($(nproc) - 1))); do
+				taskset -c "$c" sh -c "echo SOFTLOCKUP > $lkdtm" &
+			done
+			sleep 600
 		fi
 		if [ ! -x "$bin" ]; then
 			echo "not ok $id $name # binary missing from the initramfs" > $tap

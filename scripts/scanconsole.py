@@ -30,8 +30,10 @@ PATTERNS = [
                 r'Nested lock was not taken|.*-safe -> .*-unsafe lock order detected)'),
     ('lockdep', r'INFO: possible circular locking dependency'),
     ('rcu-lockdep', r'WARNING: suspicious RCU usage'),
-    ('rcu-stall', r'(rcu: )?INFO: rcu_(sched|preempt|bh)( self)? detected (expedited )?stalls?'),
-    ('rcu-stall', r'rcu: INFO: rcu_\w+ detected'),
+    # "rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:" (another CPU
+    # saw it), "... self-detected stall on CPU" (the stalled CPU itself),
+    # "... detected expedited stalls on CPUs/tasks:".
+    ('rcu-stall', r'(rcu: )?INFO: rcu_\w+ (self-)?detected (expedited )?stalls?'),
     ('soft-lockup', r'watchdog: BUG: soft lockup'),
     ('hard-lockup', r'watchdog: .*hard LOCKUP'),
     ('hung-task', r'INFO: task .* blocked for more than \d+ seconds'),

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -258,6 +259,185 @@ def timeout_threads(lines):
     return '; '.join(parts)
 
 
+# ------------------------------------------------------- hang evidence
+
+# The sysrq keys sent, in this order, to a guest that stopped answering:
+# l, every CPU's backtrace (an NMI, so a CPU spinning with interrupts off
+# still answers: where a lock is spun on); w, the tasks blocked in D state
+# (who waits, on what); d, the locks lockdep sees held (who holds mmu_lock);
+# t, every task, last because it is the longest.
+SYSRQ_KEYS = 'lwdt'
+SYSRQ_SETTLE = 3        # seconds of console silence that end one key's output
+SYSRQ_MAX = 20          # seconds at most for one key's output
+
+
+def _console_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def qmp_sysrq(sock_path, console, keys=SYSRQ_KEYS):
+    """Ask the guest kernel for sysrq KEYS through QEMU's QMP socket, the
+    way a person at the keyboard would (alt+sysrq+key on the emulated PS/2
+    keyboard).  The sysrq handler runs from the keyboard interrupt, so it
+    answers when no guest process can run any more (both vCPUs spinning on
+    mmu_lock, for instance), which the guest's own timeout dump cannot.
+    Waits after each key until the console has been quiet SYSRQ_SETTLE
+    seconds.  Returns (keys sent, error or None)."""
+    sent = []
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(sock_path)
+            f = s.makefile('rw')
+
+            def call(cmd, args=None):
+                msg = {'execute': cmd}
+                if args:
+                    msg['arguments'] = args
+                f.write(json.dumps(msg) + '\n')
+                f.flush()
+                while True:
+                    reply = json.loads(f.readline())
+                    if 'return' in reply or 'error' in reply:
+                        return reply
+                    # An asynchronous event: not the answer.
+
+            json.loads(f.readline())        # the greeting
+            call('qmp_capabilities')
+            for k in keys:
+                before = _console_size(console)
+                r = call('send-key', {'keys': [{'type': 'qcode', 'data': x}
+                                               for x in ('alt', 'sysrq', k)]})
+                if 'error' in r:
+                    return sent, 'send-key %s: %s' % (k, r['error'].get('desc'))
+                sent.append(k)
+                start = last_change = time.time()
+                size = before
+                while time.time() - start < SYSRQ_MAX:
+                    time.sleep(0.5)
+                    n = _console_size(console)
+                    if n != size:
+                        size, last_change = n, time.time()
+                    elif time.time() - last_change >= SYSRQ_SETTLE and n > before:
+                        break
+    except (OSError, ValueError) as e:
+        return sent, 'QMP: %s' % e
+    return sent, None
+
+
+_FRAME = re.compile(r'(?<![\w.])([A-Za-z_][\w.]*\+0x[0-9a-f]+/0x[0-9a-f]+)')
+_SRC_PREFIX = re.compile(r'(?:\S*/)?trees/(?:base|patched|kasan)/(?:src|build)/|^(?:\.\./)+src/')
+
+
+def decode_frames(lines, vmlinux):
+    """file:line of every frame (func+0x1a/0x80) in LINES, with the kernel's
+    own scripts/decode_stacktrace.sh and the build's vmlinux (debug info:
+    configs/debug.config).  Returns {frame: 'path/file.c:123'}; empty when
+    there is no vmlinux or no decoder."""
+    frames = sorted({m.group(1) for line in lines for m in _FRAME.finditer(line)})
+    if not frames or not vmlinux or not os.path.exists(vmlinux):
+        return {}
+    src = os.path.join(os.path.dirname(os.path.abspath(vmlinux)), 'source')
+    script = os.path.join(src, 'scripts', 'decode_stacktrace.sh')
+    if not os.path.exists(script):
+        return {}
+    try:
+        out = subprocess.run(['bash', script, vmlinux, os.path.realpath(src)],
+                             input=''.join(' %s\n' % f for f in frames), capture_output=True,
+                             text=True, timeout=300).stdout.splitlines()
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    decoded = {}
+    for f, line in zip(frames, out):
+        m = re.search(r'\((\S+:\d+)(?: [^)]*)?\)', line)
+        if m:
+            # Objects a seeded build directory copied, or that ccache served
+            # from the other tree, name the other tree's paths: the files
+            # are the same there (only the series' files differ, and those
+            # were compiled here), so show them relative to the tree.
+            decoded[f] = _SRC_PREFIX.sub('', m.group(1))
+    return decoded
+
+
+_DULL_SPLAT_FRAME = re.compile(r'^(dump_stack\w*|show_stack|__warn|warn_slowpath\w*|report_bug|'
+                               r'handle_bug|exc_invalid_op|asm_exc_\w+|nmi_\w+|\w*_nmi\w*|'
+                               r'lapic_nmi_handler|default_do_nmi|exc_nmi|end_repeat_nmi|'
+                               r'\w*backtrace\w*|sysrq_\w+|__handle_sysrq|\w*show_regs|'
+                               r'sched_show_task|show_state_filter|print_\w+|watchdog_timer_fn|'
+                               r'__hrtimer_run_queues|hrtimer_interrupt|__sysvec_\w+|sysvec_\w+|'
+                               r'asm_sysvec_\w+|kbd_event|input_\w+|atkbd_\w+|serio_\w+|i8042_\w+|'
+                               r'__handle_irq_event_percpu|handle_irq_event\w*|handle_edge_irq|'
+                               r'__common_interrupt|common_interrupt|asm_common_interrupt|'
+                               r'irq_exit_rcu|__irq_exit_rcu|handle_softirqs|__do_softirq|'
+                               r'__schedule|schedule\w*|do_syscall_64|x64_sys_call|'
+                               r'entry_SYSCALL_64\w*|ret_from_fork\w*|kthread|'
+                               r'lockdep_\w+|__lock_acquire|lock_acquire|rcu_\w+|update_process_times|'
+                               r'tick_\w+|\w*_tick\w*)\+')
+
+
+def _top_frames(lines, decoded, most=4):
+    out = []
+    for line in lines:
+        m = _FRAME.search(line)
+        if not m or _DULL_SPLAT_FRAME.match(m.group(1)) or ' ? ' in line:
+            continue
+        f = m.group(1)
+        out.append('%s%s' % (f.split('+')[0], ' ' + decoded[f] if f in decoded else ''))
+        if len(out) == most:
+            break
+    return out
+
+
+def splat_evidence(lines, findings, decoded, dump_line=None):
+    """For each finding, the splat's first line and the top frames of its
+    trace (the lines up to the next finding or 80 lines on) with file:line.
+    For a sysrq dump (lines from DUMP_LINE on): a line per CPU backtrace
+    (sysrq l) and per blocked task (sysrq w), with its top frames."""
+    ev = []
+    starts = [f['line'] for f in findings] + [len(lines) + 1]
+    for i, f in enumerate(findings):
+        end = min(starts[i + 1] - 1, f['line'] + 80, dump_line or len(lines))
+        top = _top_frames(lines[f['line']:end], decoded)
+        ev.append('%s: %s%s' % (f['kind'], _strip_prefix(f['text']),
+                                (' @ ' + ' < '.join(top)) if top else ''))
+    if dump_line is not None:
+        sect, body = None, []
+
+        def flush():
+            if sect:
+                top = _top_frames(body, decoded)
+                ev.append('%s: %s' % (sect, ' < '.join(top) if top else '(no frames)'))
+        show_state = False
+        for line in lines[dump_line:]:
+            t = _strip_prefix(line.rstrip())
+            if t.startswith('sysrq: Show State'):
+                show_state = True       # sysrq t: every task, kept in the console only
+            elif t.startswith('sysrq: '):
+                show_state = False
+            m = re.match(r'NMI backtrace for cpu (\d+)', t)
+            m2 = re.match(r'task:(\S+)\s+state:(\S)', t)
+            if m:
+                flush()
+                sect, body = 'sysrq-l cpu %s' % m.group(1), []
+            elif m2 and not show_state:
+                flush()
+                sect, body = 'sysrq-w task %s (%s)' % (m2.group(1), m2.group(2)), []
+            elif m2 or t.startswith('sysrq: '):
+                flush()
+                sect, body = None, []
+            elif sect:
+                body.append(line)
+        flush()
+    return ev
+
+
+def _strip_prefix(text):
+    return re.sub(r'^(?:\[\s*\d+\.\d+\]\s*)?(?:\[\s*[TC]\d+\]\s*)?', '', text.strip())
+
+
 def boot_group(a, g, outdir, deadline, only=None, tag=''):
     console = os.path.join(outdir, 'console-g%d%s.log' % (g['n'], tag))
     tap = os.path.join(outdir, 'tap-g%d%s.log' % (g['n'], tag))
@@ -265,14 +445,24 @@ def boot_group(a, g, outdir, deadline, only=None, tag=''):
         if os.path.exists(p):
             os.unlink(p)
     cmdline = BASE_CMDLINE + MODES[a.mode] + g['boot'] + ['kmmu.group=%d' % g['n']]
+    qmp_dir = tempfile.mkdtemp(prefix='kmmu-qmp-')      # a short path: sun_path is 108 bytes
+    qmp = os.path.join(qmp_dir, 'qmp.sock')
     if only:
         cmdline.append('kmmu.only=' + ','.join(str(i) for i in only))
     if a.inject:
         cmdline.append('kmmu.inject=' + a.inject)
+        if a.inject == 'hang':
+            # The injected hang should be reported by the kernel's own
+            # detectors within the self-test's short limit: a hung task
+            # after 10 s, an RCU stall after 10 s (the config's 60 s stay
+            # for the real runs).
+            cmdline += ['sysctl.kernel.hung_task_timeout_secs=10',
+                        'rcupdate.rcu_cpu_stall_timeout=10']
     qemu = [a.qemu, '-accel', 'tcg,thread=multi', '-cpu', 'max', '-smp', str(a.smp),
             '-m', a.mem, '-no-user-config', '-nodefaults', '-display', 'none', '-no-reboot',
             '-kernel', a.kernel, '-initrd', a.initramfs,
             '-serial', 'file:' + console, '-serial', 'file:' + tap,
+            '-qmp', 'unix:%s,server=on,wait=off' % qmp,
             '-append', ' '.join(cmdline)]
     with open(os.path.join(outdir, 'qemu-g%d%s.cmd' % (g['n'], tag)), 'w') as f:
         f.write(' '.join(qemu) + '\n')
@@ -280,6 +470,7 @@ def boot_group(a, g, outdir, deadline, only=None, tag=''):
     proc = subprocess.Popen(qemu, stdout=subprocess.DEVNULL, stderr=open(
         os.path.join(outdir, 'qemu-g%d%s.err' % (g['n'], tag)), 'w'))
     killed = None
+    dump = None
     begun_at = {}
     while proc.poll() is None:
         time.sleep(1)
@@ -297,17 +488,28 @@ def boot_group(a, g, outdir, deadline, only=None, tag=''):
                      'was packed from another test list' % running[-1]
         elif t:
             limit = t['timeout'] * (t['retries'] + 1)
-            if now - begun_at[t['id']] > limit + GRACE:
+            grace = GRACE
+            if a.test_limit:
+                limit, grace = a.test_limit, 0
+            if now - begun_at[t['id']] > limit + grace:
                 killed = 'test %d %s hung: no result %d s after its %d s timeout' % (
-                    t['id'], t['name'], GRACE, limit)
+                    t['id'], t['name'], grace, limit)
         if now > deadline:
             killed = 'whole run exceeded %d s' % a.max_seconds
         if killed:
+            if killed.startswith(('test ', 'no output', 'whole run')):
+                # A guest that stopped answering: before it goes, what its
+                # kernel is doing, on the console it keeps.
+                with open(console, errors='replace') as f:
+                    line = sum(1 for _ in f)
+                keys, err = qmp_sysrq(qmp, console)
+                dump = {'line': line, 'keys': keys, 'error': err}
             proc.kill()
             break
     proc.wait()
+    shutil.rmtree(qmp_dir, ignore_errors=True)
     text = open(tap, errors='replace').read() if os.path.exists(tap) else ''
-    return text, console, killed, time.time() - start
+    return text, console, killed, time.time() - start, dump
 
 
 def cmd_run(a):
@@ -344,13 +546,21 @@ def cmd_run(a):
             only = [t['id'] for t in pending] if len(pending) != len(g['tests']) else None
             tag = '-r%d' % nboot if nboot else ''
             nboot += 1
-            text, console, killed, secs = boot_group(a, g, a.out, deadline, only, tag)
+            text, console, killed, secs, dump = boot_group(a, g, a.out, deadline, only, tag)
             results, begun, info = parse_tap(text)
             findings = scanconsole.scan_file(console) if os.path.exists(console) else []
+            lines = open(console, errors='replace').read().splitlines() if os.path.exists(console) else []
+            if dump:
+                # The traces the harness asked for are evidence, not a splat
+                # of their own: only a real report after them counts.
+                findings = [f for f in findings if f['line'] <= dump['line'] or f['kind'] != 'call-trace']
+            decoded = decode_frames(lines, a.vmlinux) if findings or dump else {}
             done = '# kmmu-done' in text
             boot = {'group': g['n'], 'boot': g['boot'], 'seconds': round(secs, 1), 'info': info,
-                    'killed': killed, 'completed': done,
+                    'killed': killed, 'completed': done, 'sysrq': dump,
                     'splats': [dict(f, log=os.path.basename(console)) for f in findings]}
+            if dump:
+                boot['evidence'] = splat_evidence(lines, [], decoded, dump['line'])
             boots.append(boot)
             stopped = not killed and not done
             crashed = [tid for tid in begun if tid not in results] if stopped else []
@@ -394,6 +604,10 @@ def cmd_run(a):
                 rec['key'] = test_key(t)
                 rec['mode'] = a.mode
                 rec['splats'] = ['%s: %s' % (f['kind'], f['text']) for f in splats]
+                # What the report shows under the row: each splat with its
+                # top frames as file:line, and for a hang the sysrq dump.
+                rec['evidence'] = splat_evidence(lines, splats, decoded,
+                                                 dump['line'] if dump and r['status'] == 'hang' else None)
                 rec['output_tail'] = test_output(text, t['id'])[-15:] if r['status'] != 'pass' else []
                 if r['status'] == 'timeout':
                     rec['threads'] = timeout_threads(test_output(text, t['id']))
@@ -428,6 +642,11 @@ def cmd_run(a):
         if r.get('threads'):
             print('           threads (tid comm state +user/+system ticks over 2 s, stack top): '
                   + r['threads'])
+        for e in r.get('evidence') or []:
+            print('           ' + e[:200])
+    for b in boots:
+        if b.get('sysrq') and b['sysrq'].get('error'):
+            print('  group %d: sysrq through QMP failed: %s' % (b['group'], b['sysrq']['error']))
     return 1 if bad or run_problems else 0
 
 
@@ -450,8 +669,14 @@ def main():
     r.add_argument('--mem', default='3G')
     r.add_argument('--qemu', default='qemu-system-x86_64')
     r.add_argument('--max-seconds', type=int, default=3600)
-    r.add_argument('--inject', choices=['backtrace'],
-                   help='self-test: make the guest kernel print a backtrace during the first test')
+    r.add_argument('--vmlinux', help='the kernel\'s vmlinux (debug info): splat frames as file:line')
+    r.add_argument('--test-limit', type=int,
+                   help='seconds after a test begins before the host takes the guest for wedged '
+                        '(default: its timeout times its attempts, plus %d s)' % GRACE)
+    r.add_argument('--inject', choices=['backtrace', 'hang'],
+                   help='self-test: make the guest kernel print a backtrace (backtrace), or wedge '
+                        'it with LKDTM (hang: a hung task, then both CPUs in a soft lockup) '
+                        'during the first test')
     a = p.parse_args()
     if a.cmd == 'initramfs':
         return cmd_initramfs(a)
