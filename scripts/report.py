@@ -8,27 +8,114 @@ Usage: report.py --patched DIR [DIR...] [--base DIR [DIR...]] [--json FILE]
 A mode only the patched kernel runs (mirror) is compared with the base
 kernel's run of the mode it extends (tdp).
 
+Outcomes rank pass < skip < fail < timeout = hang < splat (a kernel splat
+during the test, whatever the test said).  A base test that did not run
+(VM killed or stopped before it) gave no result: it excuses nothing.  A
+splat's signature is its first line without time stamp, offsets, addresses,
+pids and CPU numbers (see signature()).
+
 Verdict of each (test, mode) on the patched kernel:
-  pass                  passed, no splat
-  pass (fixed)          passed; failed on the base
-  ... (flaky: ...)      a test the list allows a retry (retry:N) failed first and
-                        then passed; the table says so
+  pass                  passed first time, no splat
+  pass (fixed)          passed; failed (or hung, or splat) on the base
+  pass (flaky: ...)     passed only on a retry (retry:N in the list) and the
+                        base gave nothing to compare with (no result, skipped,
+                        failed), or needed a retry too ("base: flaky too")
+  flaky on patched only passed only on a retry while the base passed first
+                        time: counted as failed, listed after the table with
+                        what the failed attempts did
   skip                  the test skipped itself (reason shown)
-  fails on base too     failed (or hung, or splat) on both kernels: not a
-                        regression, not a pass; counted as skipped
-  REGRESSION            failed on the patched kernel, passed on the base
-  FAIL                  failed on the patched kernel, no base result
+  fails on base too     failed on both kernels, and not worse on the patched
+                        one (same or lower rank, no new splat signature): not
+                        a regression, not a pass; counted as skipped
+  REGRESSION            worse than on the base (higher rank), or a splat whose
+                        signature the base's run of the test does not show
+  FAIL                  failed on the patched kernel, no base result ("base:
+                        not run" when the base's VM never got to the test)
+"(base: flaky, passed on retry)" follows a verdict when the base needed a
+retry, "(base: tdp mode)" one compared with another mode's base run.
 A run problem on the patched kernel (VM killed, crash, splat outside any
 test) fails the run too.  The last line is "N passed, N failed, N skipped".
+
+--json FILE gets the rows ("verdict" as in the table, "class": pass, fixed,
+flaky, flaky-both, flaky-patched-only, skip, fails-on-base-too, regression,
+fail; "signature": the first new splat signature, else the first; all
+"signatures", "new_signatures" and "base_signatures"), problems and counts.
 """
 
 import argparse
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vmrun import BASE_MODE_OF  # noqa: E402
+import scanconsole  # noqa: E402
+
+# How bad an outcome is.  A test the patched kernel did not run (its VM was
+# killed or stopped before it; that is a run problem of its own) has no
+# evidence of passing: it ranks as a failure.  The base's 'notrun' never gets
+# a rank: it is no result and is handled before any comparison.
+RANK = {'pass': 0, 'skip': 1, 'fail': 2, 'notrun': 2, 'timeout': 3, 'hang': 3, 'splat': 4}
+
+KINDS = {k for k, _ in scanconsole.PATTERNS}
+# printk time stamp and caller id ([T123] task, [C1] CPU), as scanconsole.py
+# accepts them.
+_STAMP = re.compile(r'^(?:\[\s*\d+\.\d+\]\s*)?(?:\[\s*[TC]\d+\]\s*)?')
+# (regex, replacement), in order: what differs between two runs of one bug.
+_NOISE = [(re.compile(rx, flags), rep) for rx, rep, flags in [
+    (r'\+0x[0-9a-f]+/0x[0-9a-f]+', '', 0),            # func+0x1a/0x80
+    (r'\[<[0-9a-f]+>\]', '', 0),                       # [<ffffffff81234567>]
+    (r'\b0x[0-9a-f]+\b', '', 0),
+    (r'\b(?=[0-9a-f]*[0-9])[0-9a-f]{8,}\b', '', 0),    # ffff888003a4b000
+    (r'\[#\d+\]', '', 0),                              # Oops count: [#1]
+    (r'\b(?:CPU|UID|PID): \d+\s*', '', 0),             # WARNING: CPU: 1 PID: 161 at
+    (r'\bCPU#\d+', 'CPU', 0),                          # soft lockup - CPU#0
+    (r'\b(on cpu)\s*\d+', r'\1', re.I),                # hard LOCKUP on cpu 1
+    (r'\bpid[:=] ?\d+', 'pid', re.I),
+    (r'\bComm: \S+\s*', '', 0),
+    # The task's pid: "task foo:123 blocked for more than 122 seconds" (the
+    # 122 is the hung-task threshold, the same on every run: kept).
+    (r'\btask (\S+):\d+(?=\s|$)', r'task \1', 0),
+    # comm/pid: "[kvm_page_table_/188]", "by task foo/123".
+    (r'(?<=[A-Za-z_.-])/\d+\b(?![\w/.:])', '', 0),
+    # Per-CPU kernel threads: kworker/u4:2, ksoftirqd/0.
+    (r'\b(kworker|ksoftirqd|migration|cpuhp|rcuc|rcuop|rcuog)/[\w:.+-]*', r'\1', 0),
+    (r'\bstuck for \d+s\b', 'stuck', 0),               # soft lockup: time measured
+]]
+
+
+def signature(splat):
+    """The signature of one splat of a test record ('KIND: LINE', LINE its
+    first console line): LINE without what changes from one run of the same
+    bug to the next, so that the base and the patched kernel's runs can be
+    compared.  Strips the printk time stamp and [T123]/[C1] caller, the kind
+    prefix, function offsets (+0x1a/0x80), hex addresses, the Oops count,
+    CPU numbers (CPU: 1, CPU#1, on CPU 1), pids (PID: 161, task foo:123 ->
+    task foo, comm/123 -> comm) and per-CPU kernel thread suffixes
+    (kworker/u4:2 -> kworker).  Keeps function and file names, source line
+    numbers and thresholds such as the N of "blocked for more than N
+    seconds".  Line numbers are kept although the series may move a base
+    WARN_ON a few lines: a WARN at another line may be another WARN, and a
+    false REGRESSION shows both signatures, where a false match would hide
+    a new one."""
+    kind, sep, text = splat.partition(': ')
+    if not sep or kind not in KINDS:
+        text = splat
+    text = _STAMP.sub('', text.strip())
+    for rx, rep in _NOISE:
+        text = rx.sub(rep, text)
+    return ' '.join(text.split())
+
+
+def signatures(rec):
+    """The distinct splat signatures of a test record, in order."""
+    out = []
+    for s in (rec or {}).get('splats') or []:
+        sig = signature(s)
+        if sig not in out:
+            out.append(sig)
+    return out
 
 
 def load(dirs):
@@ -56,6 +143,61 @@ def short(o):
             'notrun': 'not run', 'splat': 'SPLAT', None: '-'}[o]
 
 
+def flaky(rec):
+    """A pass that needed a retry (guest-init.sh or vmrun.py says so)."""
+    return bool(rec) and rec['status'] == 'pass' and 'flaky' in (rec['detail'] or '')
+
+
+def first_attempts(detail):
+    """What the failed attempts of a flaky pass did, from its detail:
+    'time=3s flaky: passed on retry after exit 254' -> 'exit 254'."""
+    m = re.search(r'flaky: passed on retry after (.*)', detail or '')
+    return m.group(1).strip() if m else (detail or '').strip()
+
+
+def judge(rec, brec):
+    """(verdict, count, class, new signatures) of one patched test record
+    against the base's record of the same test (None: no base record)."""
+    po, bo = outcome(rec), outcome(brec)
+    # The base's failures can excuse a patched failure only when the base
+    # gave a result.
+    bfailed = bo in ('fail', 'timeout', 'hang', 'splat')
+    bresult = bo not in (None, 'notrun')
+    if po == 'pass':
+        if not flaky(rec):
+            return ('pass (fixed)' if bfailed else 'pass'), 'passed', 'fixed' if bfailed else 'pass', []
+        if flaky(brec):
+            # Both kernels needed a retry in the same run: the environment
+            # (TCG on a busy host), not the patch.
+            return 'pass (flaky: passed on retry, base: flaky too)', 'passed', 'flaky-both', []
+        if bo == 'pass':
+            # The base passed first time, the patched kernel only on a retry:
+            # how a race the series adds shows up under TCG.  Not a pass.
+            return 'flaky on patched only', 'failed', 'flaky-patched-only', []
+        # No base result, or one that says nothing about timing (skip) or is
+        # worse (fail): flag the retry, count the pass.
+        return ('pass (fixed) (flaky: passed on retry)' if bfailed else
+                'pass (flaky: passed on retry)'), 'passed', 'flaky', []
+    if po == 'skip':
+        return 'skip: ' + (rec['detail'] or '').replace('SKIP', '').strip(), 'skipped', 'skip', []
+    new = [s for s in signatures(rec) if s not in signatures(brec)]
+    if not bresult:
+        # Nothing to compare with: a failure, not a regression.
+        return 'FAIL', 'failed', 'fail', new
+    if new or RANK[po] > RANK[bo]:
+        # A splat the base does not show is a new bug whatever the base did
+        # (a test failing on the base must not hide a KASAN report), and an
+        # outcome worse than the base's (fail -> timeout/hang) is one too.
+        return 'REGRESSION', 'failed', 'regression', new
+    # Same rank (both fail, both timeout/hang, both splat with no new
+    # signature), or better than the base without passing (base timeout,
+    # patched fail: the test now ends and reports).  The base shows the test
+    # cannot pass there either, so this run has no baseline to call the
+    # patched result a regression against; what the patched kernel did is
+    # no worse.  Not a pass: counted as skipped, both outcomes in the table.
+    return 'fails on base too', 'skipped', 'fails-on-base-too', new
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--patched', nargs='+', required=True)
@@ -76,31 +218,35 @@ def main():
             po = outcome(rec)
             brec = bidx.get((rec['id'], rec['key']))
             bo = outcome(brec)
-            if po == 'pass':
-                verdict, c = ('pass (fixed)' if bo not in (None, 'pass', 'skip') else 'pass'), 'passed'
-                if 'flaky' in (rec['detail'] or ''):
-                    verdict += ' (flaky: passed on retry)'
-            elif po == 'skip':
-                verdict, c = 'skip: ' + (rec['detail'] or '').replace('SKIP', '').strip(), 'skipped'
-            elif bo in ('fail', 'timeout', 'hang', 'splat', 'notrun'):
-                verdict, c = 'fails on base too', 'skipped'
-            elif bo is None:
-                verdict, c = 'FAIL', 'failed'
-            else:
-                verdict, c = 'REGRESSION', 'failed'
-            if brec and 'flaky' in (brec['detail'] or ''):
+            verdict, c, cls, new = judge(rec, brec)
+            if bo == 'notrun':
+                verdict += ' (base: not run)'
+            elif flaky(brec) and cls != 'flaky-both':
                 # The base needed a retry too: the environment, not the patch.
                 verdict += ' (base: flaky, passed on retry)'
             if brec and c != 'passed':
                 verdict += base_note
             counts[c] += 1
-            note = ''
+            sigs = signatures(rec)
+            note, splat, bsigs = '', '', []
             if c != 'passed' and po != 'skip':
-                note = rec['splats'][0] if rec['splats'] else (rec['detail'] or '')
+                if rec['splats']:
+                    # Show the first splat the base does not have, if any.
+                    shown = new[0] if new else sigs[0]
+                    splat = next(s for s in rec['splats'] if signature(s) == shown)
+                    note = '%s: %s' % ('new splat' if cls == 'regression' and new else 'splat', shown)
+                    bsigs = signatures(brec)
+                else:
+                    note = rec['detail'] or ''
             rows.append({'test': rec['key'], 'mode': mode, 'base': short(bo), 'patched': short(po),
-                         'verdict': verdict, 'count': c, 'note': note,
+                         'verdict': verdict, 'class': cls, 'count': c, 'note': note,
+                         'signature': (new or sigs or [None])[0], 'signatures': sigs,
+                         'new_signatures': new, 'base_signatures': signatures(brec),
+                         'splat': splat, 'base_splat_signatures': bsigs,
+                         'first_attempts': first_attempts(rec['detail']) if flaky(rec) else '',
                          'tail': rec.get('output_tail') or [] if c == 'failed' else [],
                          'threads': rec.get('threads') or '' if c == 'failed' else '',
+                         'evidence': rec.get('evidence') or [] if c == 'failed' else [],
                          'base_secs': brec.get('secs') if brec else None, 'patched_secs': rec.get('secs')})
         for prob in prun['problems']:
             problems.append('%s (%s): %s' % (prun['label'], mode, prob))
@@ -128,13 +274,34 @@ def main():
                                               r['verdict'], secs))
         if r['note'] and r['count'] == 'failed':
             print('%*s  %s' % (w, '', r['note'][:150]))
+        # The splat as the console printed it (offsets for addr2line), and
+        # what the base showed instead: a source line moved by the series
+        # gives a new signature, and this is where one sees it.
+        if r['splat'] and r['count'] == 'failed':
+            print('%*s  console: %s' % (w, '', r['splat'][:150]))
+            for s in r['base_splat_signatures'][:3]:
+                print('%*s  base splat: %s' % (w, '', s[:150]))
         # A timeout: what each of the killed test's threads was doing.
         for th in r['threads'].split('; ') if r['threads'] else []:
             print('%*s  thread %s' % (w, '', th[:150]))
+        # Each splat with its top frames as file:line, and for a guest the
+        # host found wedged, the sysrq backtraces it asked for (vmrun.py).
+        for e in r['evidence'][:12]:
+            print('%*s  %s' % (w, '', e[:200]))
         # The test's last lines (its assertion message): CI logs keep only
         # this output, not the results directory.
         for line in r['tail'][-8:]:
             print('%*s  | %s' % (w, '', line.rstrip()[:150]))
+    flakes = [r for r in rows if r['class'] == 'flaky-patched-only']
+    if flakes:
+        # Apart from the table: these look like passes in it, and each is a
+        # possible race to rerun (ONLY=...) before the series goes out.
+        print()
+        print('flaky on the patched kernel only (passed on a retry, the base first time):')
+        fw = max(len(r['test']) for r in flakes)
+        for r in flakes:
+            print('  %-*s  %-10s  before the pass: %s' % (fw, r['test'], r['mode'],
+                                                         r['first_attempts'][:150]))
     for prob in problems:
         print('RUN FAILED: %s' % prob)
         counts['failed'] += 1
