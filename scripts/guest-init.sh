@@ -27,6 +27,9 @@ only=$(sed -n 's/.*kmmu\.only=\([0-9,]*\).*/\1/p' /proc/cmdline)
 # leaves no guest process able to run, as an mmu_lock deadlock would: the
 # host must notice, ask the kernel for sysrq backtraces and report them.
 inject=$(sed -n 's/.*kmmu\.inject=\([a-z]*\).*/\1/p' /proc/cmdline)
+# kmmu.noretry=1: one attempt per test (the host's reruns of a flaky test
+# count first attempts).
+noretry=$(sed -n 's/.*kmmu\.noretry=\([01]\).*/\1/p' /proc/cmdline)
 kmsg() { echo "kmmu: $*" > /dev/kmsg; }
 
 # What every thread of a test is doing, three times a second apart: its state
@@ -130,7 +133,7 @@ else
 			(cd /tmp && run_limited "$timeout" "$bin" $args) > /tmp/out 2>&1
 			rc=$?
 			case $rc in 0|4) break ;; esac
-			[ "${retries:-0}" -gt 0 ] || break
+			[ "${retries:-0}" -gt 0 ] && [ "$noretry" != 1 ] || break
 			retries=$((retries - 1))
 			echo "# kmmu-retry $id $name: attempt failed with exit $rc, retrying" > $tap
 			sed 's/^/# [failed attempt] /' /tmp/out > $tap

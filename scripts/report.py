@@ -3,7 +3,10 @@
 """Compare VM runs of the base and the patched kernel, test by test.
 
 Usage: report.py --patched DIR [DIR...] [--base DIR [DIR...]] [--json FILE]
+                 [--confirm DIR...]
   Each DIR holds a results.json from vmrun.py; runs are paired by mode.
+  --confirm: reruns, without retries, of the tests that were flaky on the
+  patched kernel only, on both kernels (scripts/run.sh makes them).
 
 A mode only the patched kernel runs (mirror) is compared with the base
 kernel's run of the mode it extends (tdp).
@@ -22,7 +25,14 @@ Verdict of each (test, mode) on the patched kernel:
                         failed), or needed a retry too ("base: flaky too")
   flaky on patched only passed only on a retry while the base passed first
                         time: counted as failed, listed after the table with
-                        what the failed attempts did
+                        what the failed attempts did.  With reruns of the
+                        test (--confirm) on both kernels, each without
+                        retries: "..., again in reruns" when the patched
+                        kernel fails a rerun and the base none (failed);
+                        "..., not reproduced in reruns" when every rerun
+                        on both passes (counted as skipped, still listed);
+                        "flaky on both kernels in reruns" when the base
+                        fails one too (skipped)
   skip                  the test skipped itself (reason shown)
   fails on base too     failed on both kernels, and not worse on the patched
                         one (same or lower rank, no new splat signature): not
@@ -198,13 +208,47 @@ def judge(rec, brec):
     return 'fails on base too', 'skipped', 'fails-on-base-too', new
 
 
+def clean_first_time(rec):
+    """A rerun that passed at its first attempt, with no splat."""
+    return outcome(rec) == 'pass' and not flaky(rec)
+
+
+def confirm(confirm_runs, key, mode, base_mode):
+    """(verdict, count, class) of a test flaky on the patched kernel only,
+    from its reruns on both kernels; None when there are none for it."""
+    def recs(label, m):
+        return [t for r in confirm_runs if r['label'] == label and r['mode'] == m
+                for t in r['tests'] if t['key'] == key]
+    pc, bc = recs('patched', mode), recs('base', base_mode)
+    if not pc or not bc:
+        return None
+    pbad = sum(not clean_first_time(t) for t in pc)
+    bbad = sum(not clean_first_time(t) for t in bc)
+    tally = '(patched %d of %d reruns failed, base %d of %d)' % (pbad, len(pc), bbad, len(bc))
+    if bbad:
+        # The base fails it too when run again: the test or the host, not
+        # the series.
+        return 'flaky on both kernels in reruns ' + tally, 'skipped', 'flaky-both-reruns'
+    if pbad:
+        return 'flaky on patched only, again in reruns ' + tally, 'failed', 'flaky-patched-only'
+    # Every rerun passed first time on both kernels: one flake in this run
+    # that did not come back.  Not a pass (it stays listed after the table),
+    # not a failure either.
+    return 'flaky on patched only, not reproduced in reruns ' + tally, 'skipped', 'flaky-not-reproduced'
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--patched', nargs='+', required=True)
     p.add_argument('--base', nargs='*')
     p.add_argument('--json')
+    p.add_argument('--confirm', nargs='*', default=[])
     a = p.parse_args()
     patched, base = load(a.patched), load(a.base)
+    confirm_runs = []
+    for d in a.confirm:
+        with open(os.path.join(d, 'results.json')) as f:
+            confirm_runs.append(json.load(f))
     rows, counts, problems = [], {'passed': 0, 'failed': 0, 'skipped': 0}, []
     for mode, prun in patched.items():
         brun = base.get(mode)
@@ -219,6 +263,10 @@ def main():
             brec = bidx.get((rec['id'], rec['key']))
             bo = outcome(brec)
             verdict, c, cls, new = judge(rec, brec)
+            if cls == 'flaky-patched-only':
+                v = confirm(confirm_runs, rec['key'], mode, BASE_MODE_OF[mode] if base_note else mode)
+                if v:
+                    verdict, c, cls = v
             if bo == 'notrun':
                 verdict += ' (base: not run)'
             elif flaky(brec) and cls != 'flaky-both':
@@ -292,7 +340,8 @@ def main():
         # this output, not the results directory.
         for line in r['tail'][-8:]:
             print('%*s  | %s' % (w, '', line.rstrip()[:150]))
-    flakes = [r for r in rows if r['class'] == 'flaky-patched-only']
+    flakes = [r for r in rows if r['class'] in ('flaky-patched-only', 'flaky-not-reproduced',
+                                                 'flaky-both-reruns')]
     if flakes:
         # Apart from the table: these look like passes in it, and each is a
         # possible race to rerun (ONLY=...) before the series goes out.
@@ -300,8 +349,9 @@ def main():
         print('flaky on the patched kernel only (passed on a retry, the base first time):')
         fw = max(len(r['test']) for r in flakes)
         for r in flakes:
-            print('  %-*s  %-10s  before the pass: %s' % (fw, r['test'], r['mode'],
-                                                         r['first_attempts'][:150]))
+            print('  %-*s  %-10s  before the pass: %s%s' % (
+                fw, r['test'], r['mode'], r['first_attempts'][:150],
+                '; ' + r['verdict'] if r['verdict'] != 'flaky on patched only' else ''))
     for prob in problems:
         print('RUN FAILED: %s' % prob)
         counts['failed'] += 1

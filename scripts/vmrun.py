@@ -352,13 +352,17 @@ def decode_frames(lines, vmlinux):
         return {}
     decoded = {}
     for f, line in zip(frames, out):
-        m = re.search(r'\((\S+:\d+)(?: [^)]*)?\)', line)
-        if m:
-            # Objects a seeded build directory copied, or that ccache served
-            # from the other tree, name the other tree's paths: the files
-            # are the same there (only the series' files differ, and those
-            # were compiled here), so show them relative to the tree.
-            decoded[f] = _SRC_PREFIX.sub('', m.group(1))
+        m = re.search(r'\(((?:\S+:\d+(?: \(discriminator \d+\))? ?)+)\)\s*$', line)
+        if not m:
+            continue
+        # Objects a seeded build directory copied, or that ccache served from
+        # the other tree, name the other tree's paths: the files are the same
+        # there (only the series' files differ, and those were compiled
+        # here), so show them relative to the tree.
+        chain = [_SRC_PREFIX.sub('', x) for x in re.findall(r'\S+:\d+', m.group(1))]
+        # addr2line -i: the innermost inlined code first, the frame's own
+        # function last.  Name the function's line, and where it was inlined.
+        decoded[f] = chain[-1] + (' (inlined: %s)' % chain[0] if len(chain) > 1 else '')
     return decoded
 
 
@@ -378,17 +382,26 @@ _DULL_SPLAT_FRAME = re.compile(r'^(dump_stack\w*|show_stack|__warn|warn_slowpath
                                r'tick_\w+|\w*_tick\w*)\+')
 
 
+_TRACE_LINE = re.compile(r'^\s*(\? )?([A-Za-z_][\w.]*\+0x[0-9a-f]+/0x[0-9a-f]+)|^RIP: \w+:([A-Za-z_][\w.]*\+0x[0-9a-f]+/0x[0-9a-f]+)')
+
+
 def _top_frames(lines, decoded, most=4):
-    out = []
+    """The first frames of a trace that say where it happened, with file:line:
+    reliable ones (ORC) only when there are any, else the '?' guesses."""
+    sure, guessed = [], []
     for line in lines:
-        m = _FRAME.search(line)
-        if not m or _DULL_SPLAT_FRAME.match(m.group(1)) or ' ? ' in line:
+        m = _TRACE_LINE.match(_strip_prefix(line))
+        if not m:
             continue
-        f = m.group(1)
-        out.append('%s%s' % (f.split('+')[0], ' ' + decoded[f] if f in decoded else ''))
-        if len(out) == most:
-            break
-    return out
+        f = m.group(2) or m.group(3)
+        if _DULL_SPLAT_FRAME.match(f):
+            continue
+        item = '%s%s' % (f.split('+')[0], ' ' + decoded[f] if f in decoded else '')
+        (guessed if m.group(1) else sure).append(item)
+    out = sure or guessed
+    # A RIP line and the trace's first frame name the same function.
+    dedup = [x for i, x in enumerate(out) if i == 0 or x != out[i - 1]]
+    return dedup[:most]
 
 
 def splat_evidence(lines, findings, decoded, dump_line=None):
@@ -410,24 +423,25 @@ def splat_evidence(lines, findings, decoded, dump_line=None):
             if sect:
                 top = _top_frames(body, decoded)
                 ev.append('%s: %s' % (sect, ' < '.join(top) if top else '(no frames)'))
-        show_state = False
+        key = None      # the sysrq key whose answer this is
         for line in lines[dump_line:]:
             t = _strip_prefix(line.rstrip())
-            if t.startswith('sysrq: Show State'):
-                show_state = True       # sysrq t: every task, kept in the console only
-            elif t.startswith('sysrq: '):
-                show_state = False
-            m = re.match(r'NMI backtrace for cpu (\d+)', t)
-            m2 = re.match(r'task:(\S+)\s+state:(\S)', t)
-            if m:
-                flush()
-                sect, body = 'sysrq-l cpu %s' % m.group(1), []
-            elif m2 and not show_state:
-                flush()
-                sect, body = 'sysrq-w task %s (%s)' % (m2.group(1), m2.group(2)), []
-            elif m2 or t.startswith('sysrq: '):
+            if t.startswith('sysrq: '):
                 flush()
                 sect, body = None, []
+                # l: every CPU's backtrace; w: the blocked tasks.  d (locks
+                # held) and t (every task) stay in the console only.
+                key = ('l' if 'backtrace of all active CPUs' in t else
+                       'w' if 'Blocked State' in t else None)
+                continue
+            m = re.match(r'NMI backtrace for cpu (\d+)', t)
+            m2 = re.match(r'task:(\S+)\s+state:(\S)', t)
+            if key == 'l' and m:
+                flush()
+                sect, body = 'sysrq-l cpu %s' % m.group(1), []
+            elif key == 'w' and m2:
+                flush()
+                sect, body = 'sysrq-w task %s (%s)' % (m2.group(1), m2.group(2)), []
             elif sect:
                 body.append(line)
         flush()
@@ -449,6 +463,8 @@ def boot_group(a, g, outdir, deadline, only=None, tag=''):
     qmp = os.path.join(qmp_dir, 'qmp.sock')
     if only:
         cmdline.append('kmmu.only=' + ','.join(str(i) for i in only))
+    if a.no_retry:
+        cmdline.append('kmmu.noretry=1')
     if a.inject:
         cmdline.append('kmmu.inject=' + a.inject)
         if a.inject == 'hang':
@@ -669,6 +685,8 @@ def main():
     r.add_argument('--mem', default='3G')
     r.add_argument('--qemu', default='qemu-system-x86_64')
     r.add_argument('--max-seconds', type=int, default=3600)
+    r.add_argument('--no-retry', action='store_true',
+                   help='one attempt per test, whatever the list allows (reruns of a flaky test)')
     r.add_argument('--vmlinux', help='the kernel\'s vmlinux (debug info): splat frames as file:line')
     r.add_argument('--test-limit', type=int,
                    help='seconds after a test begins before the host takes the guest for wedged '

@@ -50,10 +50,21 @@ def rec(i, status, detail='', splats=(), tail=()):
             'output_tail': list(tail) if status != 'pass' else [], 'threads': ''}
 
 
-def run(tmp, patched, base=None, mode='tdp', base_mode=None, json_out=False):
-    """Write the runs, run report.py; return (exit status, output, json or None)."""
+def run(tmp, patched, base=None, mode='tdp', base_mode=None, json_out=False, confirm=()):
+    """Write the runs, run report.py; return (exit status, output, json or None).
+    confirm: reruns, (label, mode, tests) each, passed with --confirm."""
     tmp = tempfile.mkdtemp(dir=tmp)
     args = [sys.executable, REPORT]
+    cdirs = []
+    for n, (label, m, tests) in enumerate(confirm):
+        d = os.path.join(tmp, 'confirm-%d' % n)
+        os.makedirs(d)
+        with open(os.path.join(d, 'results.json'), 'w') as f:
+            json.dump({'label': label, 'mode': m, 'kernel': '/k/' + label, 'tests': tests,
+                       'boots': [], 'problems': [], 'host_load': [0.5, 0.5], 'host_cpus': 2}, f)
+        cdirs.append(d)
+    if cdirs:
+        args += ['--confirm'] + cdirs
     for label, tests, m in (('patched', patched, mode), ('base', base, base_mode or mode)):
         if tests is None:
             continue
@@ -101,11 +112,12 @@ class Checker:
         self.tmp, self.n, self.failed = tmp, 0, 0
 
     def check(self, desc, patched, base, verdicts, counts, rc, mode='tdp', base_mode=None,
-              contains=(), json_check=None):
+              contains=(), json_check=None, confirm=()):
         """verdicts: {(test id, mode) or test id: text the row's verdict must
         contain}; counts: the last line; rc: the exit status; contains:
         lines (stripped) the output must have."""
-        got_rc, out, data = run(self.tmp, patched, base, mode, base_mode, json_check is not None)
+        got_rc, out, data = run(self.tmp, patched, base, mode, base_mode, json_check is not None,
+                                confirm)
         why = []
         for k, want in verdicts.items():
             i, m = k if isinstance(k, tuple) else (k, mode)
@@ -238,6 +250,33 @@ def main():
         c.check('flaky on the patched kernel, no base run: pass flagged flaky',
                 [rec(1, 'pass', FLAKY)], None,
                 {1: ('pass (flaky: passed on retry)', True)}, '1 passed, 0 failed, 0 skipped', 0)
+        # A flake on the patched kernel only, rerun on both kernels without
+        # retries (run.sh): it fails the run only when it comes back.
+        ok1 = rec(1, 'pass', 'time=1s')
+        c.check('flaky on patched only, fails again in a patched rerun, base reruns clean: failed',
+                [rec(1, 'pass', FLAKY)], [ok1], {1: 'flaky on patched only, again in reruns'},
+                '0 passed, 1 failed, 0 skipped', 1,
+                confirm=[('patched', 'tdp', [ok1]), ('patched', 'tdp', [rec(1, 'fail', 'exit=254')]),
+                         ('base', 'tdp', [ok1]), ('base', 'tdp', [ok1])],
+                contains=['(patched 1 of 2 reruns failed, base 0 of 2)'])
+        c.check('flaky on patched only, every rerun on both kernels clean: not a failure, still listed',
+                [rec(1, 'pass', FLAKY)], [ok1], {1: 'flaky on patched only, not reproduced in reruns'},
+                '0 passed, 0 failed, 1 skipped', 0,
+                confirm=[('patched', 'tdp', [ok1]), ('patched', 'tdp', [ok1]),
+                         ('base', 'tdp', [ok1]), ('base', 'tdp', [ok1])],
+                contains=['flaky on the patched kernel only (passed on a retry, the base first time):'])
+        c.check('flaky on patched only, the base fails a rerun too: flaky on both kernels',
+                [rec(1, 'pass', FLAKY)], [ok1], {1: 'flaky on both kernels in reruns'},
+                '0 passed, 0 failed, 1 skipped', 0,
+                confirm=[('patched', 'tdp', [rec(1, 'fail', 'exit=254')]),
+                         ('base', 'tdp', [rec(1, 'timeout', TIMEOUT)])])
+        c.check('flaky on patched only, reruns of the base missing: still failed',
+                [rec(1, 'pass', FLAKY)], [ok1], {1: ('flaky on patched only', True)},
+                '0 passed, 1 failed, 0 skipped', 1, confirm=[('patched', 'tdp', [ok1])])
+        c.check('a mirror-mode flake is rerun against the base in tdp mode',
+                [rec(1, 'pass', FLAKY)], [ok1], {(1, 'mirror'): 'flaky on patched only, again in reruns'},
+                '0 passed, 1 failed, 0 skipped', 1, mode='mirror', base_mode='tdp',
+                confirm=[('patched', 'mirror', [rec(1, 'pass', FLAKY)]), ('base', 'tdp', [ok1])])
         # A patched-only mode against the base's tdp run.
         c.check('mirror mode is judged against the base tdp run',
                 [rec(1, 'fail', 'exit=254'), rec(2, 'fail', 'exit=1'), rec(3, 'fail', 'exit=1', [KASAN]),

@@ -22,6 +22,7 @@ if [ ! -f "$k" ] || [ ! -f "$KMMU_OUT/initramfs.cpio.gz" ]; then
 	for i in 1 2 3 4 5 6 7 8 9; do echo "not ok $i splat detection # no kernel or initramfs: run scripts/run.sh first"; done
 	exit 1
 fi
+mkdir -p "$KMMU_OUT/results"
 rm -rf "$d"
 python3 "$TOP/scripts/vmrun.py" run --kernel "$k" --vmlinux "${k%/arch/x86/boot/bzImage}/vmlinux" --initramfs "$KMMU_OUT/initramfs.cpio.gz" \
 	--mode tdp --label splat-selftest --out "$d" --only '^kvm_binary_stats_test$' \
