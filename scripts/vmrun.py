@@ -372,7 +372,7 @@ _DULL_SPLAT_FRAME = re.compile(r'^(dump_stack\w*|show_stack|__warn|warn_slowpath
                                r'\w*backtrace\w*|sysrq_\w+|__handle_sysrq|\w*show_regs|'
                                r'sched_show_task|show_state_filter|print_\w+|watchdog_timer_fn|'
                                r'__hrtimer_run_queues|hrtimer_interrupt|__sysvec_\w+|sysvec_\w+|'
-                               r'asm_sysvec_\w+|kbd_event|input_\w+|atkbd_\w+|serio_\w+|i8042_\w+|'
+                               r'asm_sysvec_\w+|kbd_event|input_\w+|atkbd_\w+|serio_\w+|i8042_\w+|ps2_\w+|'
                                r'__handle_irq_event_percpu|handle_irq_event\w*|handle_edge_irq|'
                                r'__common_interrupt|common_interrupt|asm_common_interrupt|'
                                r'irq_exit_rcu|__irq_exit_rcu|handle_softirqs|__do_softirq|'

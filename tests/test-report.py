@@ -277,6 +277,12 @@ def main():
                 [rec(1, 'pass', FLAKY)], [ok1], {(1, 'mirror'): 'flaky on patched only, again in reruns'},
                 '0 passed, 1 failed, 0 skipped', 1, mode='mirror', base_mode='tdp',
                 confirm=[('patched', 'mirror', [rec(1, 'pass', FLAKY)]), ('base', 'tdp', [ok1])])
+        # What vmrun.py found about a splat or a wedged guest is shown under
+        # the row of a failure.
+        ev = dict(rec(1, 'hang', HANG), evidence=['sysrq-l cpu 0: kvm_tdp_mmu_map arch/x86/kvm/mmu/tdp_mmu.c:1201'])
+        c.check('a hang shows the sysrq backtraces vmrun.py decoded, under its row',
+                [ev], [ok1], {1: ('REGRESSION', True)}, '0 passed, 1 failed, 0 skipped', 1,
+                contains=['sysrq-l cpu 0: kvm_tdp_mmu_map arch/x86/kvm/mmu/tdp_mmu.c:1201'])
         # A patched-only mode against the base's tdp run.
         c.check('mirror mode is judged against the base tdp run',
                 [rec(1, 'fail', 'exit=254'), rec(2, 'fail', 'exit=1'), rec(3, 'fail', 'exit=1', [KASAN]),
