@@ -18,12 +18,36 @@
 #   make deps      install the Debian packages the tree needs (scripts/deps.list); every target runs it
 #   make fresh-check    make test in a new Debian bookworm root (debootstrap), as on a fresh machine
 #   make clean     remove out/ (keeps the download and ccache cache)
+#   make knobs     the KMMU_ settings the steps get (NAME=value on make's command line)
+#
+# Settings: NAME=value on make's command line, e.g.
+#     make run ONLY=dirty_log SERIES=mainline     make apply KSRC=~/linux
+# reaches the scripts as KMMU_NAME (KMMU_ONLY, KMMU_SERIES, KMMU_KSRC ...), the
+# only names they read.  A variable of the same name in the environment does
+# nothing (a note says so); export KMMU_NAME for a setting to stay.
 
 SHELL := /bin/bash
 S := scripts
 
+# The settings the scripts read as KMMU_<NAME> (see the comments at the top
+# of each script).
+KNOBS := SERIES KSRC BRANCH FORCE_BASE DISCARD_EDITS FORCE \
+	MODES PATCHED_MODES KERNELS ONLY FRAGMENTS TEST_LIST MAX_SECONDS VM_JOBS \
+	SKIP_VM SKIP_MAINLINE SKIP_BISECT JOBS KBUILD_DIR BENCH_LIST MODE \
+	PREFIX VERSION COVER SEND BASE_PKG BASE_VERSION APT_SUITE RETRIES RERUNS
+$(foreach k,$(KNOBS),$(if $(filter command line,$(origin $(k))),$(eval export KMMU_$(k) := $$($(k)))))
+ignored_env := $(strip $(foreach k,$(KNOBS),$(if $(filter environment%,$(origin $(k))),$(k))))
+ifneq ($(ignored_env),)
+$(info note: ignoring $(ignored_env) from the environment: the tree reads only KMMU_ names (make <target> NAME=value sets KMMU_NAME))
+endif
+# The scripts' own make runs (kernel, selftests) do not get them as make
+# command-line variables: the kernel's Makefile has a VERSION, for one.
+empty :=
+space := $(empty) $(empty)
+MAKEOVERRIDES := $(strip $(foreach v,$(filter-out $(KNOBS) KMMU_%,$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))),$(v)=$(subst $(space),\$(space),$(value $(v)))))
+
 .PHONY: run test base apply build selftests check edit export send bench kasan scanner-test clean help \
-	deps fresh-check
+	deps fresh-check knobs
 
 help:
 	@sed -n 's/^#   make /  make /p' Makefile
@@ -78,3 +102,7 @@ fresh-check:
 
 clean:
 	rm -rf out
+
+knobs:
+	@env | grep '^KMMU_' | LC_ALL=C sort || true
+

@@ -7,7 +7,7 @@
 # Default: the pinned Debian source (scripts/get-base.sh), copied, and the
 # series pushed with quilt --fuzz=0.
 #
-# KSRC=/path/to/linux: the user's own tree.
+# KMMU_KSRC=/path/to/linux (make apply KSRC=...): the user's own tree.
 #   - a git tree must be clean; the base is checked out as a detached worktree
 #     and the series is applied with `git am` on a new branch (KMMU_BRANCH,
 #     default kvm-mmu-series/<series>) in a second worktree.  The user's own
@@ -82,7 +82,8 @@ check_version() {	# $1 = tree
 	fi
 }
 
-if [ -z "${KSRC:-}" ]; then
+ksrc=${KMMU_KSRC:-}
+if [ -z "$ksrc" ]; then
 	base=$("$TOP/scripts/get-base.sh")
 	kv=$(tree_kernelversion "$base")
 	[ "$kv" = "$want" ] || warn "the base is $kv, not the pinned $want: the series must apply with no fuzz"
@@ -94,15 +95,15 @@ if [ -z "${KSRC:-}" ]; then
 	sync_tree "$base" "$trees/patched/src"
 	quilt_push_all "$trees/patched/src"
 	cp "$trees/base/VERSION" "$trees/patched/VERSION"
-elif git -C "$KSRC" rev-parse --git-dir >/dev/null 2>&1; then
-	KSRC=$(cd "$KSRC" && pwd)
-	[ -z "$(git -C "$KSRC" status --porcelain)" ] ||
-		die "$KSRC has uncommitted changes or untracked files; commit or stash them first (git status)"
-	check_version "$KSRC"
-	head=$(git -C "$KSRC" rev-parse HEAD)
+elif git -C "$ksrc" rev-parse --git-dir >/dev/null 2>&1; then
+	ksrc=$(cd "$ksrc" && pwd)
+	[ -z "$(git -C "$ksrc" status --porcelain)" ] ||
+		die "$ksrc has uncommitted changes or untracked files; commit or stash them first (git status)"
+	check_version "$ksrc"
+	head=$(git -C "$ksrc" rev-parse HEAD)
 	branch=${KMMU_BRANCH:-kvm-mmu-series/$SERIES_NAME}
-	git -C "$KSRC" rev-parse -q --verify "refs/heads/$branch" >/dev/null &&
-		die "branch $branch already exists in $KSRC; delete it or set KMMU_BRANCH"
+	git -C "$ksrc" rev-parse -q --verify "refs/heads/$branch" >/dev/null &&
+		die "branch $branch already exists in $ksrc; delete it or set KMMU_BRANCH"
 	for t in base patched; do
 		if [ -e "$trees/$t/src/.git" ]; then
 			git -C "$trees/$t/src" worktree remove --force "$trees/$t/src" 2>/dev/null || true
@@ -110,9 +111,9 @@ elif git -C "$KSRC" rev-parse --git-dir >/dev/null 2>&1; then
 		rm -rf "$trees/$t/src" "$trees/$t/STAMP"
 		mkdir -p "$trees/$t"
 	done
-	git -C "$KSRC" worktree prune
-	git -C "$KSRC" worktree add -q --detach "$trees/base/src" "$head"
-	git -C "$KSRC" worktree add -q -b "$branch" "$trees/patched/src" "$head"
+	git -C "$ksrc" worktree prune
+	git -C "$ksrc" worktree add -q --detach "$trees/base/src" "$head"
+	git -C "$ksrc" worktree add -q -b "$branch" "$trees/patched/src" "$head"
 	echo "git $head" > "$trees/base/VERSION"
 	n=$(series_patches | wc -l)
 	if [ "$n" -gt 0 ]; then
@@ -128,25 +129,25 @@ elif git -C "$KSRC" rev-parse --git-dir >/dev/null 2>&1; then
 				grep -qF "Subject: $failed" "$p" 2>/dev/null || continue
 				git -C "$trees/patched/src" apply --check -v "$p" >&2 || show_rejects "$p" "$trees/patched/src"
 			done
-			git -C "$KSRC" worktree remove --force "$trees/patched/src" || true
-			git -C "$KSRC" branch -D "$branch" >/dev/null || true
-			base_mismatch_note "$(tree_kernelversion "$KSRC")"
-			die "nothing was changed in $KSRC"
+			git -C "$ksrc" worktree remove --force "$trees/patched/src" || true
+			git -C "$ksrc" branch -D "$branch" >/dev/null || true
+			base_mismatch_note "$(tree_kernelversion "$ksrc")"
+			die "nothing was changed in $ksrc"
 		fi
 	fi
 	echo "git $(git -C "$trees/patched/src" rev-parse HEAD) on $branch" > "$trees/patched/VERSION"
 else
-	KSRC=$(cd "$KSRC" && pwd)
-	[ ! -e "$KSRC/.config" ] && [ ! -d "$KSRC/include/config" ] ||
-		die "$KSRC has been configured or built in place; run 'make mrproper' there first"
-	[ ! -d "$KSRC/.pc" ] || die "$KSRC has quilt patches applied (.pc exists); pop them first"
-	check_version "$KSRC"
+	ksrc=$(cd "$ksrc" && pwd)
+	[ ! -e "$ksrc/.config" ] && [ ! -d "$ksrc/include/config" ] ||
+		die "$ksrc has been configured or built in place; run 'make mrproper' there first"
+	[ ! -d "$ksrc/.pc" ] || die "$ksrc has quilt patches applied (.pc exists); pop them first"
+	check_version "$ksrc"
 	for t in base patched; do
 		mkdir -p "$trees/$t"
 		rm -f "$trees/$t/STAMP"
 		[ -f "$trees/$t/src/Makefile" ] || rm -rf "$trees/$t/build"
-		sync_tree "$KSRC" "$trees/$t/src" --exclude=.git
-		echo "tree $KSRC ($(tree_kernelversion "$KSRC"))" > "$trees/$t/VERSION"
+		sync_tree "$ksrc" "$trees/$t/src" --exclude=.git
+		echo "tree $ksrc ($(tree_kernelversion "$ksrc"))" > "$trees/$t/VERSION"
 	done
 	quilt_push_all "$trees/patched/src"
 fi

@@ -5,15 +5,16 @@
 # figure side by side with the difference.  Counts (bytes, faults, flushes)
 # are preferred over times, which under TCG depend on the emulation.
 #
-# Environment: MODES (default "tdp shadow-mmu"), PATCHED_MODES (default: the
-# series header's "# patched-modes:", run on the patched kernel only),
-# BENCH_LIST, as in run.sh.
+# Environment (make bench NAME=... sets KMMU_NAME): KMMU_MODES (default "tdp
+# shadow-mmu"), KMMU_PATCHED_MODES (default: the series header's
+# "# patched-modes:", run on the patched kernel only), as in run.sh;
+# KMMU_BENCH_LIST (default tests/bench.list).
 set -e
 . "$(dirname "$0")/lib.sh"
 
-MODES=${MODES:-tdp shadow-mmu}
-PATCHED_MODES=${PATCHED_MODES-$(series_header patched-modes)}
-list=${BENCH_LIST:-$TOP/tests/bench.list}
+MODES=${KMMU_MODES:-tdp shadow-mmu}
+PATCHED_MODES=${KMMU_PATCHED_MODES-$(series_header patched-modes)}
+list=${KMMU_BENCH_LIST:-$TOP/tests/bench.list}
 "$TOP/scripts/apply.sh"
 for k in base patched; do
 	"$TOP/scripts/build-kernel.sh" "$KMMU_OUT/trees/$k" >/dev/null

@@ -11,6 +11,9 @@
 #   merge_config.sh; every option the fragments ask for is then checked in the
 #   final .config, because olddefconfig silently drops options whose
 #   dependencies are missing.
+#
+# Environment: KMMU_JOBS=N parallel jobs (default: nproc); KMMU_KBUILD_DIR=DIR
+# builds there instead of TREE/build (make kasan: a build directory of its own).
 set -e
 . "$(dirname "$0")/lib.sh"
 
@@ -25,7 +28,7 @@ if [ -f "$tree/APPLIED" ] && [ -f "$TOP/configs/series-$SERIES_NAME.config" ]; t
 	set -- "$@" "$TOP/configs/series-$SERIES_NAME.config"
 fi
 src=$tree/src
-obj=${KBUILD_DIR:-$tree/build}
+obj=${KMMU_KBUILD_DIR:-$tree/build}
 [ -f "$src/Makefile" ] || die "$src is not a kernel source tree"
 if [ -e "$src/.config" ] || [ -d "$src/include/config" ]; then
 	die "$src has been configured or built in place; out-of-tree builds need a clean tree (make mrproper there)"
@@ -40,7 +43,7 @@ set -- "${frags[@]}"
 need_build_tools
 mkdir -p "$obj"
 obj=$(cd "$obj" && pwd)
-jobs=${JOBS:-$(nproc)}
+jobs=${KMMU_JOBS:-$(nproc)}
 # ccache's depend mode: no preprocessor run on a miss (about 15 % of a cold
 # kernel build).  It has no preprocessor-mode hits, which would be what serves
 # the second of two kernels whose configs differ (a changed autoconf.h changes
@@ -78,7 +81,7 @@ verify_config() {
 	fi
 }
 
-[ -n "${KBUILD_DIR:-}" ] || seed_build_dir "$tree" "$obj"
+[ -n "${KMMU_KBUILD_DIR:-}" ] || seed_build_dir "$tree" "$obj"
 inputs=$( (tree_kernelversion "$src"; cat "$@") | sha256sum | cut -c1-16)
 if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.kmmu-config-inputs" 2>/dev/null)" != "$inputs" ]; then
 	msg "configuring $obj (tinyconfig + $(for f in "$@"; do basename "$f"; done | tr '\n' ' '))"

@@ -11,7 +11,8 @@
 #    virt/kvm/) builds with W=1, and the files the patch touches have no W=1
 #    warning and no sparse (C=2) warning that the base does not already have.
 #
-# Environment: SKIP_BISECT=1 skips the build steps (metadata and checkpatch only).
+# Environment: KMMU_SKIP_BISECT=1 (make check SKIP_BISECT=1) skips the build
+# steps (metadata and checkpatch only).
 set -e
 . "$(dirname "$0")/lib.sh"
 
@@ -107,8 +108,8 @@ for p in $listed; do
 		tap ok "checkpatch --strict: $p"
 done
 
-if [ "${SKIP_BISECT:-0}" = 1 ]; then
-	echo "# SKIP_BISECT=1: bisect build, W=1 and sparse not run"
+if [ "${KMMU_SKIP_BISECT:-0}" = 1 ]; then
+	echo "# KMMU_SKIP_BISECT=1: bisect build, W=1 and sparse not run"
 	echo "1..$n"
 	[ $failed -eq 0 ]
 	exit

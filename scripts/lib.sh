@@ -1,7 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
 # Common settings and helpers for the series tree scripts.  Source it, do not run it.
 #
-# Directories (all outside git; override from the environment):
+# Every setting the scripts read from the environment starts with KMMU_, so
+# that a generic name left in a shell (SERIES, ONLY, VERSION, PREFIX ...)
+# changes nothing.  make maps its command-line variables to them:
+# `make run ONLY=x` sets KMMU_ONLY=x (see the Makefile); a script run by hand
+# takes KMMU_ONLY=x scripts/run.sh.
+#
+# Directories (all outside git):
 #   KMMU_CACHE  downloads and ccache, kept across clones  (default ~/.cache/kvm-mmu-series)
 #   KMMU_OUT    work trees, builds, VM results of this checkout (default <top>/out)
 
@@ -10,13 +16,15 @@ set -o pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # The series this tree carries:
-#   SERIES=6.12      (default) the backport series: series, patches/
-#   SERIES=mainline  fixes for upstream: mainline/series, mainline/patches/
+#   KMMU_SERIES=6.12      (default) the backport series: series, patches/
+#   KMMU_SERIES=mainline  fixes for upstream: mainline/series, mainline/patches/
 # Each series file's header names its base: "# base-package:" (default
 # linux-source-6.12), "# base-version:" and, when the package is not in the
 # machine's own apt sources, "# apt-suite:" (fetched through a private apt
-# configuration, see scripts/get-base.sh).
-SERIES_NAME=${SERIES:-6.12}
+# configuration, see scripts/get-base.sh).  KMMU_BASE_PKG, KMMU_BASE_VERSION
+# and KMMU_APT_SUITE override them.  (KMMU_SERIES_FILE and KMMU_PATCH_DIR
+# point the harness's own tests at a fake series.)
+SERIES_NAME=${KMMU_SERIES:-6.12}
 case "$SERIES_NAME" in
 6.12)	SERIES_FILE=${KMMU_SERIES_FILE:-$TOP/series}; PATCH_DIR=${KMMU_PATCH_DIR:-$TOP/patches}
 	out_default=$TOP/out
@@ -26,7 +34,7 @@ mainline)
 	PATCH_DIR=${KMMU_PATCH_DIR:-$TOP/mainline/patches}
 	out_default=$TOP/out/mainline
 	TEST_LIST_DEFAULT=$TOP/mainline/tests.list ;;
-*)	echo "error: unknown SERIES=$SERIES_NAME (known: 6.12, mainline)" >&2; exit 2 ;;
+*)	echo "error: unknown KMMU_SERIES=$SERIES_NAME (known: 6.12, mainline)" >&2; exit 2 ;;
 esac
 
 KMMU_CACHE=${KMMU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kvm-mmu-series}
@@ -43,10 +51,10 @@ series_header() {	# series_header KEY: the value of "# KEY: value"
 	sed -n "s/^# $1: *//p" "$SERIES_FILE" 2>/dev/null | head -n 1
 }
 series_base_version() { series_header base-version; }
-BASE_PKG=${BASE_PKG:-$(series_header base-package)}
+BASE_PKG=${KMMU_BASE_PKG:-$(series_header base-package)}
 BASE_PKG=${BASE_PKG:-linux-source-6.12}
-BASE_VERSION=${BASE_VERSION:-$(series_base_version)}
-APT_SUITE=${APT_SUITE-$(series_header apt-suite)}
+BASE_VERSION=${KMMU_BASE_VERSION:-$(series_base_version)}
+APT_SUITE=${KMMU_APT_SUITE-$(series_header apt-suite)}
 
 msg()  { printf '==> %s\n' "$*" >&2; }
 warn() { printf 'WARNING: %s\n' "$*" >&2; }

@@ -5,27 +5,29 @@
 # kernels in QEMU in each MMU mode, run the test list and print the
 # side-by-side table.
 #
-# Environment:
-#   KSRC=DIR        use this kernel tree as the base (see scripts/apply.sh)
-#   MODES="tdp shadow-mmu"   MMU modes to run (also: npt-off)
-#   PATCHED_MODES="mirror"   modes run on the patched kernel only, because
-#                   they need something the series adds (default: the series
-#                   file's "# patched-modes:" header; empty to skip)
-#   KERNELS="base patched"   which kernels to boot
-#   ONLY=REGEX      run only the tests whose "name args" match
-#   FRAGMENTS="..." config fragments (default configs/vm-kvm.config configs/debug.config)
-#   TEST_LIST=FILE  test list (default tests/kvm-tests.list; mainline/tests.list for SERIES=mainline)
-#   MAX_SECONDS=N   limit for each VM run (default 1800)
-#   VM_JOBS=N       VM runs at once (default 2 on two cores or more, else 1)
+# Environment (make run NAME=... sets KMMU_NAME, see the Makefile):
+#   KMMU_KSRC=DIR        use this kernel tree as the base (see scripts/apply.sh)
+#   KMMU_MODES="tdp shadow-mmu"   MMU modes to run (also: npt-off)
+#   KMMU_PATCHED_MODES="mirror"   modes run on the patched kernel only, because
+#                        they need something the series adds (default: the series
+#                        file's "# patched-modes:" header; empty to skip)
+#   KMMU_KERNELS="base patched"   which kernels to boot
+#   KMMU_ONLY=REGEX      run only the tests whose "name args" match
+#   KMMU_FRAGMENTS="..." config fragments (default configs/vm-kvm.config configs/debug.config)
+#   KMMU_TEST_LIST=FILE  test list (default tests/kvm-tests.list; mainline/tests.list
+#                        for KMMU_SERIES=mainline)
+#   KMMU_MAX_SECONDS=N   limit for each VM run (default 1800)
+#   KMMU_VM_JOBS=N       VM runs at once (default 2 on two cores or more, else 1)
 set -e
 . "$(dirname "$0")/lib.sh"
 
-MODES=${MODES:-tdp shadow-mmu}
-PATCHED_MODES=${PATCHED_MODES-$(series_header patched-modes)}
-KERNELS=${KERNELS:-base patched}
-TEST_LIST=${TEST_LIST:-$TEST_LIST_DEFAULT}
-MAX_SECONDS=${MAX_SECONDS:-1800}
-read -r -a frags <<< "${FRAGMENTS:-$TOP/configs/vm-kvm.config $TOP/configs/debug.config}"
+MODES=${KMMU_MODES:-tdp shadow-mmu}
+PATCHED_MODES=${KMMU_PATCHED_MODES-$(series_header patched-modes)}
+KERNELS=${KMMU_KERNELS:-base patched}
+TEST_LIST=${KMMU_TEST_LIST:-$TEST_LIST_DEFAULT}
+MAX_SECONDS=${KMMU_MAX_SECONDS:-1800}
+ONLY=${KMMU_ONLY:-}
+read -r -a frags <<< "${KMMU_FRAGMENTS:-$TOP/configs/vm-kvm.config $TOP/configs/debug.config}"
 
 need_group vm
 t0=$(now)
@@ -50,9 +52,9 @@ timing "selftests + initramfs" $(( $(now) - s ))
 # vCPUs, and one vCPU thread runs at a time between them), so on a machine
 # with two cores or more two runs go at once: base and patched side by side,
 # under the same host load.  Their outputs are printed afterwards, in order.
-VM_JOBS=${VM_JOBS:-$(( $(nproc) >= 2 ? 2 : 1 ))}
+VM_JOBS=${KMMU_VM_JOBS:-$(( $(nproc) >= 2 ? 2 : 1 ))}
 case $VM_JOBS in
-''|*[!0-9]*|0) die "VM_JOBS must be a number of VM runs at once (1 or more), not '$VM_JOBS'" ;;
+''|*[!0-9]*|0) die "KMMU_VM_JOBS must be a number of VM runs at once (1 or more), not '$VM_JOBS'" ;;
 esac
 vm_run() {	# vm_run "KERNEL MODE DIR": one VM run, its output in DIR/vmrun.out
 	local k mode d s

@@ -4,13 +4,13 @@
 # sender's own git identity, with recipients from the base tree's
 # scripts/get_maintainer.pl.  Dry run by default: the mails are written to
 # $KMMU_OUT/send/<series>/ and `git send-email --dry-run` shows what would go
-# out.  SEND=1 sends them for real with git send-email.
+# out.  KMMU_SEND=1 (make send SEND=1) sends them for real with git send-email.
 #
-# Environment:
-#   PREFIX="RFC PATCH 6.12"   subject prefix (default: from the cover file)
-#   VERSION=N                 reroll count (v2, v3 ...)
-#   COVER=FILE                cover letter text (default covers/<series>.txt):
-#                             first line the subject, the rest the body
+# Environment (make send NAME=... sets KMMU_NAME):
+#   KMMU_PREFIX="RFC PATCH 6.12"   subject prefix (default: from the cover file)
+#   KMMU_VERSION=N                 reroll count (v2, v3 ...)
+#   KMMU_COVER=FILE                cover letter text (default covers/<series>.txt):
+#                                  first line the subject, the rest the body
 set -e
 . "$(dirname "$0")/lib.sh"
 
@@ -24,9 +24,9 @@ case "$sender_email" in
 *@localhost.localdomain) die "the sender identity is the role identity; set your own git identity" ;;
 esac
 
-cover=${COVER:-$TOP/covers/$SERIES_NAME.txt}
+cover=${KMMU_COVER:-$TOP/covers/$SERIES_NAME.txt}
 [ -f "$cover" ] || die "no cover letter text $cover"
-prefix=${PREFIX:-$(sed -n 's/^# prefix: *//p' "$cover" | head -n 1)}
+prefix=${KMMU_PREFIX:-$(sed -n 's/^# prefix: *//p' "$cover" | head -n 1)}
 prefix=${prefix:-PATCH}
 
 repo=$("$TOP/scripts/series-git.sh" import | tail -n 1)
@@ -46,7 +46,7 @@ out=$KMMU_OUT/send/$SERIES_NAME
 rm -rf "$out"
 mkdir -p "$out"
 git -C "$repo" format-patch -q --cover-letter --base="$base_commit" --thread=shallow \
-	--subject-prefix="$prefix" ${VERSION:+-v "$VERSION"} \
+	--subject-prefix="$prefix" ${KMMU_VERSION:+-v "$KMMU_VERSION"} \
 	--from="$sender_name <$sender_email>" -o "$out" "$tag..send/$SERIES_NAME" >/dev/null
 git -C "$repo" checkout -q "series/$SERIES_NAME"
 
@@ -95,10 +95,10 @@ cat "$out/RECIPIENTS"
 args=(--confirm=never --suppress-cc=self)
 IFS=, read -r -a tos <<< "$to"; for x in "${tos[@]}"; do [ -n "$x" ] && args+=(--to "$x"); done
 IFS=, read -r -a ccs <<< "${lists}${cc:+,$cc}${extra_cc:+,$extra_cc}"; for x in "${ccs[@]}"; do [ -n "$x" ] && args+=(--cc "$x"); done
-if [ "${SEND:-0}" = 1 ]; then
+if [ "${KMMU_SEND:-0}" = 1 ]; then
 	git -C "$TOP" send-email "${args[@]}" "$out"/*.patch
 else
-	msg "dry run (SEND=1 sends): git send-email --dry-run"
+	msg "dry run (make send SEND=1 sends): git send-email --dry-run"
 	if ! git -C "$TOP" send-email --dry-run "${args[@]}" "$out"/*.patch > "$out/dry-run.log" 2>&1; then
 		cat "$out/dry-run.log" >&2
 		die "git send-email --dry-run failed"

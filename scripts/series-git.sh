@@ -16,7 +16,8 @@
 #   series-git.sh base-commit   print the id of the base commit
 #
 # import refuses to throw away commits on the branch that are not exported
-# yet (FORCE=1 overrides); export refuses a dirty work tree.
+# yet (KMMU_FORCE=1, make edit FORCE=1, overrides); export refuses a dirty
+# work tree.
 set -e
 . "$(dirname "$0")/lib.sh"
 
@@ -50,8 +51,8 @@ cmd_import() {
 	if g rev-parse -q --verify "refs/heads/$branch" >/dev/null; then
 		local ahead
 		ahead=$(g rev-list --count "$tag..$branch")
-		if [ "${FORCE:-0}" != 1 ] && [ "$ahead" -gt 0 ] && ! branch_matches_series; then
-			die "branch $branch in $repo has $ahead commits that differ from patches/; 'make export' them first or FORCE=1 to discard"
+		if [ "${KMMU_FORCE:-0}" != 1 ] && [ "$ahead" -gt 0 ] && ! branch_matches_series; then
+			die "branch $branch in $repo has $ahead commits that differ from patches/; 'make export' them first or KMMU_FORCE=1 to discard"
 		fi
 	fi
 	g checkout -q -f -B "$branch" "$tag"

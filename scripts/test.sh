@@ -6,14 +6,14 @@
 #   3. static checks of the series, bisect build     (scripts/check-series.sh)
 #   4. the main job: base and patched kernels in the VM, side by side (scripts/run.sh)
 #   5. a splat on the console fails a run whose tests pass (tests/test-splat-detection.sh)
-#   6. the mainline series (SERIES=mainline): its patched 7.3 kernel and static
+#   6. the mainline series (KMMU_SERIES=mainline): its patched 7.3 kernel and static
 #      checks, in the background during steps 4 and 5 (they need no VM), then
 #   7. its VM run on the 7.3 base and the fixed 7.3 kernel
 # Each step prints TAP or a table; the last line sums them all up as
 # "N passed, N failed, N skipped".  Exit status 0 only when nothing failed.
 #
-# Environment: the same as scripts/run.sh; SKIP_VM=1 leaves out the VM runs,
-# SKIP_MAINLINE=1 step 6.
+# Environment: the same as scripts/run.sh; KMMU_SKIP_VM=1 leaves out the VM
+# runs, KMMU_SKIP_MAINLINE=1 steps 6 and 7 (make test SKIP_VM=1 sets them).
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -64,11 +64,11 @@ step() {	# step NAME COMMAND...: run, show, count
 #    7.3 kernel, then its static checks.  Their status goes to a file, so
 #    that they can run in another process ("test.sh --mainline-builds").
 mainline_builds() {
-	step mainline-prepare env SERIES=mainline bash -c ". '$TOP/scripts/lib.sh' && '$TOP/scripts/apply.sh' &&
+	step mainline-prepare env KMMU_SERIES=mainline bash -c ". '$TOP/scripts/lib.sh' && '$TOP/scripts/apply.sh' &&
 		'$TOP/scripts/build-kernel.sh' \"\$KMMU_OUT/trees/patched\" >/dev/null"
 	local prc=$? src=0
 	if [ $prc -eq 0 ]; then
-		step mainline-static env SERIES=mainline bash "$TOP/scripts/check-series.sh"
+		step mainline-static env KMMU_SERIES=mainline bash "$TOP/scripts/check-series.sh"
 		src=$?
 	fi
 	echo "$prc $src" > "$KMMU_OUT/mainline-builds.rc"
@@ -131,14 +131,14 @@ stop_bg() { [ -z "$bg" ] || kill -TERM -- "-$bg" 2>/dev/null; }
 trap stop_bg EXIT
 trap 'stop_bg; trap - EXIT; exit 130' INT TERM
 rm -f "$KMMU_OUT/mainline-builds.rc"
-if [ "${SKIP_MAINLINE:-0}" != 1 ] && [ "${SKIP_VM:-0}" != 1 ]; then
+if [ "${KMMU_SKIP_MAINLINE:-0}" != 1 ] && [ "${KMMU_SKIP_VM:-0}" != 1 ]; then
 	setsid -w nice -n 19 bash "$TOP/scripts/test.sh" --mainline-builds \
 		> "$KMMU_OUT/test-mainline-builds.out" 2>&1 < /dev/null &
 	bg=$!
 fi
 
-if [ "${SKIP_VM:-0}" = 1 ]; then
-	echo "=== vm: skipped (SKIP_VM=1)"
+if [ "${KMMU_SKIP_VM:-0}" = 1 ]; then
+	echo "=== vm: skipped (KMMU_SKIP_VM=1)"
 else
 	step vm bash "$TOP/scripts/run.sh"
 	[ $? -eq 0 ] || step_rc=1
@@ -150,8 +150,8 @@ fi
 
 # 7. The mainline series on its own base (7.3): the builds above, then the
 #    reproducer on 7.3 and on 7.3 with the fix, side by side.
-if [ "${SKIP_MAINLINE:-0}" = 1 ]; then
-	echo "=== mainline: skipped (SKIP_MAINLINE=1)"
+if [ "${KMMU_SKIP_MAINLINE:-0}" = 1 ]; then
+	echo "=== mainline: skipped (KMMU_SKIP_MAINLINE=1)"
 else
 	if [ -n "$bg" ]; then
 		s=$(now)
@@ -162,8 +162,8 @@ else
 	else
 		mainline_builds
 	fi
-	if mainline_count && [ "${SKIP_VM:-0}" != 1 ]; then
-		step mainline-vm env SERIES=mainline bash "$TOP/scripts/run.sh"
+	if mainline_count && [ "${KMMU_SKIP_VM:-0}" != 1 ]; then
+		step mainline-vm env KMMU_SERIES=mainline bash "$TOP/scripts/run.sh"
 		[ $? -eq 0 ] || step_rc=1
 		count_table "$KMMU_OUT/test-mainline-vm.log" "the mainline VM run"
 	fi

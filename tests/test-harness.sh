@@ -5,10 +5,12 @@
 # apply with quilt and with git am, applying again after a series change,
 # seeding a build directory, refusals (dirty tree, other version,
 # patch that does not apply: name and rejected hunk shown, nothing lost),
-# the series <-> git branch round trip, and the test-list parser.
+# the series <-> git branch round trip, the KMMU_ settings, and the test-list parser.
 # Prints TAP.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
+# The settings of the shell that runs this must not change what is tested.
+for v in $(compgen -e | grep '^KMMU_'); do unset "$v"; done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 n=0 failed=0
@@ -127,28 +129,28 @@ rm "$work/series/patches/kvm-x86-mmu-bad.patch"
 
 # 3. KSRC: another version is refused, a dirty git tree is refused
 mktree "$work/other" 116
-run v env KSRC="$work/other" "$TOP/scripts/apply.sh"; rc=$?
+run v env KMMU_KSRC="$work/other" "$TOP/scripts/apply.sh"; rc=$?
 check "KSRC of another kernel version is refused" \
 	bash -c "[ $rc -ne 0 ] && grep -q 'is Linux 6.12.116 but the series is for 6.12.117' '$work/log'"
 cp -a "$work/fake" "$work/gittree"
 git -C "$work/gittree" init -q && git -C "$work/gittree" add -A &&
 	git -C "$work/gittree" -c user.name=t -c user.email=t@t commit -qm base
 echo dirt >> "$work/gittree/arch/x86/kvm/mmu/mmu.c"
-run d env KSRC="$work/gittree" "$TOP/scripts/apply.sh"; rc=$?
+run d env KMMU_KSRC="$work/gittree" "$TOP/scripts/apply.sh"; rc=$?
 check "a dirty KSRC git tree is refused" bash -c "[ $rc -ne 0 ] && grep -q 'uncommitted changes' '$work/log'"
 check "the refusal changed nothing in it" grep -q dirt "$work/gittree/arch/x86/kvm/mmu/mmu.c"
 git -C "$work/gittree" checkout -q -- .
 
 # 4. KSRC git tree: git am on a new branch, user's checkout untouched
 check "git am applies the series on a new branch of a KSRC git tree" \
-	run g env KSRC="$work/gittree" "$TOP/scripts/apply.sh"
+	run g env KMMU_KSRC="$work/gittree" "$TOP/scripts/apply.sh"
 check "the branch has one commit per patch, authored by the role identity" \
 	bash -c "[ \$(git -C '$work/gittree' rev-list --count master..kvm-mmu-series/6.12) = 1 ] &&
 		 git -C '$work/gittree' log -1 --format=%an kvm-mmu-series/6.12 | grep -qx 'KVM MMU Series'"
 check "the user's own checkout is untouched" \
 	bash -c "[ \$(git -C '$work/gittree' symbolic-ref --short HEAD) = master ] &&
 		 grep -q 'int b;' '$work/gittree/arch/x86/kvm/mmu/tdp_mmu.c'"
-run g2 env KSRC="$work/gittree" "$TOP/scripts/apply.sh"; rc=$?
+run g2 env KMMU_KSRC="$work/gittree" "$TOP/scripts/apply.sh"; rc=$?
 check "an existing branch is not overwritten" bash -c "[ $rc -ne 0 ] && grep -q 'already exists' '$work/log'"
 
 # 5. series <-> git branch round trip: import then export changes nothing
@@ -171,6 +173,23 @@ check "the new commit became kvm-x86-mmu-add-y.patch, listed after the first" \
 check "comments above a patch stay with it" bash -c "grep -B1 -x 'kvm-x86-mmu-change-b.patch' '$work/series/series' | grep -qx '# first'"
 check "re-import refuses nothing after export (branch matches)" \
 	run e env KMMU_BASE_SRC="$work/fake" "$TOP/scripts/series-git.sh" import
+
+# 5c. the settings come from KMMU_ names only: generic names left in the
+#     environment change nothing, and make maps its command line to them
+check "a stray SERIES=bogus BASE_VERSION=9.9 PREFIX=x ... in the environment changes nothing" \
+	env SERIES=bogus BASE_VERSION=9.9 BASE_PKG=x APT_SUITE=y PREFIX=x bash -c "
+	. '$TOP/scripts/lib.sh' &&
+	[ \"\$SERIES_NAME|\$SERIES_FILE|\$BASE_PKG|\$BASE_VERSION|\$APT_SUITE\" = '6.12|$TOP/series|linux-source-6.12|6.12.117-1~deb12u1|' ]"
+run k env KSRC="$work/other" KMMU_BASE_SRC="$work/fake" "$TOP/scripts/apply.sh"; rc=$?
+check "a stray KSRC in the environment is not the tree apply uses (exit $rc)" \
+	bash -c "[ $rc -eq 0 ] && grep -q 'test tree $work/fake' '$work/out-k/trees/base/VERSION'"
+(cd "$work" && make -s -C "$TOP" knobs ONLY=x SERIES=mainline MODES="tdp npt-off" KSRC=/k) > "$work/log" 2>&1
+check "make NAME=value on the command line passes KMMU_NAME" \
+	bash -c "grep -qx KMMU_ONLY=x '$work/log' && grep -qx KMMU_SERIES=mainline '$work/log' &&
+		 grep -qx 'KMMU_MODES=tdp npt-off' '$work/log' && grep -qx KMMU_KSRC=/k '$work/log'"
+(cd "$work" && env ONLY=x SERIES=mainline make -s -C "$TOP" knobs) > "$work/log" 2>&1
+check "make ignores them in the environment, and says so" \
+	bash -c "! grep -q '^KMMU_' '$work/log' && grep -q '^note: ignoring SERIES ONLY from the environment' '$work/log'"
 
 # 6. the test list parses, and every test has a sane timeout
 check "the test list parses" python3 -c "
@@ -263,11 +282,11 @@ check "a mirror-mode failure that passes on the base's tdp run is a regression" 
 	grep -q 'REGRESSION' "$work/log"
 
 # 8. the mainline series header names its own base and apt suite
-check "SERIES=mainline reads its base package, version and apt suite" bash -c "
-	SERIES=mainline; . '$TOP/scripts/lib.sh'
+check "KMMU_SERIES=mainline reads its base package, version and apt suite" bash -c "
+	KMMU_SERIES=mainline; . '$TOP/scripts/lib.sh'
 	[ \"\$BASE_PKG \$BASE_VERSION \$APT_SUITE\" = 'linux-source-7.3 7.3.4-1~bpo13+1 trixie-backports' ]"
-SERIES=bogus bash -c ". '$TOP/scripts/lib.sh'" > "$work/log" 2>&1; rc=$?
-check "an unknown SERIES is refused by name" bash -c "[ $rc -ne 0 ] && grep -q 'unknown SERIES=bogus' '$work/log'"
+KMMU_SERIES=bogus bash -c ". '$TOP/scripts/lib.sh'" > "$work/log" 2>&1; rc=$?
+check "an unknown KMMU_SERIES is refused by name" bash -c "[ $rc -ne 0 ] && grep -q 'unknown KMMU_SERIES=bogus' '$work/log'"
 
 # 9. the mode that needs the series (mirror) is asked for by the series and
 #    known to vmrun.py
@@ -398,15 +417,15 @@ mkfake_top() {	# $1 dir
 	mkdir -p "$1/scripts" "$1/tests" "$1/mainline"
 	cp "$TOP/scripts/lib.sh" "$TOP/scripts/test.sh" "$1/scripts/"
 	: > "$1/series"; : > "$1/mainline/series"
-	ev='echo "$(date +%s.%N) ${SERIES:-6.12}' # an event, with its time
+	ev='echo "$(date +%s.%N) ${KMMU_SERIES:-6.12}' # an event, with its time
 	printf '#!/bin/sh\necho "TAP version 13"; echo "ok 1 stub"; echo "1..1"\n' > "$1/tests/test-scanconsole.py"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-harness.sh"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-splat-detection.sh"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-report.py"
 	printf 'exit 0\n' > "$1/scripts/install-deps.sh"
 	printf '%s\n' "$ev apply\" >> $1/events" \
-		'[ "${SERIES:-}" = mainline ] && [ -n "${FAIL_MAINLINE:-}" ] && exit 1' \
-		'[ "${SERIES:-}" = mainline ] && [ -n "${SLOW_MAINLINE:-}" ] && echo $$ > "$SLOW_MAINLINE" && exec sleep 60' \
+		'[ "${KMMU_SERIES:-}" = mainline ] && [ -n "${FAIL_MAINLINE:-}" ] && exit 1' \
+		'[ "${KMMU_SERIES:-}" = mainline ] && [ -n "${SLOW_MAINLINE:-}" ] && echo $$ > "$SLOW_MAINLINE" && exec sleep 60' \
 		'exit 0' > "$1/scripts/apply.sh"
 	printf 'exit 0\n' > "$1/scripts/build-kernel.sh"
 	printf '%s\n' "$ev static-start\" >> $1/events" 'sleep 1' "$ev static-end\" >> $1/events" \
