@@ -6,6 +6,11 @@
 # $KMMU_OUT/send/<series>/ and `git send-email --dry-run` shows what would go
 # out.  KMMU_SEND=1 (make send SEND=1) sends them for real with git send-email.
 #
+# The series comes from patches/ through $KMMU_OUT/git (scripts/series-git.sh
+# import, which refuses a work tree there with changes not committed, or a
+# branch with commits not exported).  The re-signed commits are made with git
+# commit-tree, on no branch: nothing in $KMMU_OUT/git is checked out or moved.
+#
 # Environment (make send NAME=... sets KMMU_NAME):
 #   KMMU_PREFIX="RFC PATCH 6.12"   subject prefix (default: from the cover file)
 #   KMMU_VERSION=N                 reroll count (v2, v3 ...)
@@ -34,21 +39,28 @@ tag=base/$(printf %s "$BASE_VERSION" | tr '~:' '__')
 base_commit=$(git -C "$repo" rev-parse "$tag^{commit}")
 src=$repo
 
-# Re-sign on a scratch branch: each commit gets the sender's Signed-off-by
-# (after the role identity's), the author stays the role identity.
-git -C "$repo" checkout -q -B "send/$SERIES_NAME" "series/$SERIES_NAME"
-GIT_COMMITTER_NAME=$sender_name GIT_COMMITTER_EMAIL=$sender_email \
-	git -C "$repo" -c user.name="$sender_name" -c user.email="$sender_email" \
-	rebase -q --exec 'git commit -q --amend --no-edit --no-verify -s' "$tag" >"$KMMU_OUT/send-rebase.log" 2>&1 ||
-	{ cat "$KMMU_OUT/send-rebase.log" >&2; die "re-signing the series failed"; }
+# Re-sign: each commit again, with the sender's Signed-off-by added (after
+# the role identity's) and the sender as committer; the author, the date and
+# the tree stay.  Made with commit-tree on top of each other, on no branch:
+# out/git's branches, index and work tree are not touched.
+tip=$base_commit
+for c in $(git -C "$repo" rev-list --reverse "$tag..series/$SERIES_NAME"); do
+	IFS=$'\t' read -r an ae ad < <(git -C "$repo" log -1 --format=$'%an\t%ae\t%ad' --date=raw "$c")
+	tip=$(git -C "$repo" log -1 --format=%B "$c" |
+	      git -C "$repo" interpret-trailers --if-exists addIfDifferentNeighbor \
+		--trailer "Signed-off-by: $sender_name <$sender_email>" | git stripspace |
+	      GIT_AUTHOR_NAME=$an GIT_AUTHOR_EMAIL=$ae GIT_AUTHOR_DATE=$ad \
+	      GIT_COMMITTER_NAME=$sender_name GIT_COMMITTER_EMAIL=$sender_email \
+		git -C "$repo" commit-tree --no-gpg-sign "$c^{tree}" -p "$tip") ||
+		die "re-signing $(git -C "$repo" log -1 --format=%s "$c") failed"
+done
 
 out=$KMMU_OUT/send/$SERIES_NAME
 rm -rf "$out"
 mkdir -p "$out"
 git -C "$repo" format-patch -q --cover-letter --base="$base_commit" --thread=shallow \
 	--subject-prefix="$prefix" ${KMMU_VERSION:+-v "$KMMU_VERSION"} \
-	--from="$sender_name <$sender_email>" -o "$out" "$tag..send/$SERIES_NAME" >/dev/null
-git -C "$repo" checkout -q "series/$SERIES_NAME"
+	--from="$sender_name <$sender_email>" -o "$out" "$tag..$tip" >/dev/null
 
 # Fill the cover letter: subject and body from the cover file, then the base
 # version and the latest test summary.

@@ -15,9 +15,18 @@
 #                          move with it; the header block stays on top.
 #   series-git.sh base-commit   print the id of the base commit
 #
-# import refuses to throw away commits on the branch that are not exported
-# yet (KMMU_FORCE=1, make edit FORCE=1, overrides); export refuses a dirty
-# work tree.
+# Nothing here throws away work in $KMMU_OUT/git:
+#   - import (make edit, make send) refuses a work tree with changes that are
+#     not committed (staged or not, or new files that are not ignored), a git
+#     am/rebase/merge in progress, commits on a detached HEAD that no branch
+#     holds, and commits on the branch that differ from patches/ (not
+#     exported yet).  KMMU_FORCE=1 (make edit FORCE=1) lets the last go: the
+#     old branch is kept as saved/<branch>-<date>, and the branch is made
+#     again from patches/.
+#   - the base is imported without touching the work tree or any branch.
+#   - export refuses a dirty work tree, and patches/ or the series file
+#     changed since the last import or export (it would overwrite them;
+#     KMMU_FORCE=1 overwrites).
 set -e
 . "$(dirname "$0")/lib.sh"
 
@@ -28,34 +37,112 @@ branch=series/$SERIES_NAME
 role_name="KVM MMU Series"
 role_email="kvm-mmu-series@localhost.localdomain"
 g() { git -C "$repo" "$@"; }
+# What the last import or export wrote or read: the series file and patches.
+sums=$repo/.git/kmmu-series-$SERIES_NAME.sha256
 
+# The base as a root commit made from the unpacked source through a
+# temporary index: the work tree, the index and every branch of $repo stay as
+# they are (an import for a new base version next to an edited branch loses
+# nothing), and the commit's id depends only on the source.
 import_base() {
-	g rev-parse -q --verify "refs/tags/$tag" >/dev/null && return 0
-	local src
+	g rev-parse -q --verify "refs/tags/$tag" >/dev/null 2>&1 && return 0
+	local src idx tree commit
 	src=$("$TOP/scripts/get-base.sh")
 	msg "importing $(basename "$src") ($BASE_VERSION) into $repo"
 	mkdir -p "$repo"
 	[ -d "$repo/.git" ] || git init -q -b "base-import" "$repo"
-	rsync -a --delete --exclude=/.git "$src/" "$repo/"
-	g add -A -f .
-	GIT_AUTHOR_NAME=$role_name GIT_AUTHOR_EMAIL=$role_email GIT_COMMITTER_NAME=$role_name \
-	GIT_COMMITTER_EMAIL=$role_email GIT_AUTHOR_DATE="2000-01-01T00:00:00Z" \
-	GIT_COMMITTER_DATE="2000-01-01T00:00:00Z" \
-		g commit -q --no-verify --no-gpg-sign -m "Linux $(upstream_of "$BASE_VERSION") ($BASE_PKG $BASE_VERSION)" \
-		-m "Unpacked from Debian's $BASE_PKG $BASE_VERSION source package, unmodified."
-	g tag "$tag"
+	idx=$(mktemp)
+	rm -f "$idx"
+	GIT_INDEX_FILE=$idx git --git-dir="$repo/.git" --work-tree="$src" add -A -f .
+	tree=$(GIT_INDEX_FILE=$idx git --git-dir="$repo/.git" write-tree)
+	rm -f "$idx"
+	commit=$(GIT_AUTHOR_NAME=$role_name GIT_AUTHOR_EMAIL=$role_email GIT_COMMITTER_NAME=$role_name \
+		GIT_COMMITTER_EMAIL=$role_email GIT_AUTHOR_DATE="2000-01-01T00:00:00Z" \
+		GIT_COMMITTER_DATE="2000-01-01T00:00:00Z" \
+		g commit-tree --no-gpg-sign "$tree" -m "Linux $(upstream_of "$BASE_VERSION") ($BASE_PKG $BASE_VERSION)" \
+		-m "Unpacked from Debian's $BASE_PKG $BASE_VERSION source package, unmodified.")
+	g tag "$tag" "$commit"
+}
+
+# Refuse (die) when the work tree of $repo holds something a checkout could
+# lose: changes not committed, staged or not, new files that are not ignored,
+# an operation in progress, commits on a detached HEAD that no ref holds.
+# $1: what would happen to them, for the message.
+refuse_dirty() {
+	local what=$1 st gd op=
+	gd=$(g rev-parse --absolute-git-dir)
+	[ -d "$gd/rebase-merge" ] || [ -d "$gd/rebase-apply" ] && op="a git rebase or git am"
+	[ -e "$gd/MERGE_HEAD" ] && op="a git merge"
+	[ -e "$gd/CHERRY_PICK_HEAD" ] && op="a git cherry-pick"
+	[ -e "$gd/REVERT_HEAD" ] && op="a git revert"
+	[ -n "$op" ] &&
+		die "$op is in progress in $repo; finish it (or abort it) and commit, then 'make export'; nothing was changed"
+	st=$(g status --porcelain)
+	if [ -n "$st" ]; then
+		{
+			echo "error: $repo has changes that are not committed ($what):"
+			printf '%s\n' "$st" | head -n 20 | sed 's/^/  /'
+			[ "$(printf '%s\n' "$st" | wc -l)" -le 20 ] ||
+				echo "  ... and $(( $(printf '%s\n' "$st" | wc -l) - 20 )) more (git -C $repo status)"
+			echo "To keep them: commit them on $branch (cd $repo && git add -A && git commit -s),"
+			echo "then 'make export' writes them to the series."
+			echo "To throw them away, do it yourself: git -C $repo reset --hard && git -C $repo clean -fd"
+			echo "Nothing was changed."
+		} >&2
+		exit 1
+	fi
+	if ! g symbolic-ref -q HEAD >/dev/null && g rev-parse -q --verify HEAD >/dev/null &&
+	   [ -n "$(g rev-list -n 1 HEAD --not --branches --tags)" ]; then
+		die "$repo has commits on a detached HEAD that no branch holds; keep them on a branch (git -C $repo branch NAME), then run this again; nothing was changed"
+	fi
+}
+
+# Record the series file and patches as import or export left them ...
+record_series() {
+	local p
+	{
+		sha256sum < "$SERIES_FILE" | cut -c1-64
+		for p in $(series_patches); do
+			[ -f "$PATCH_DIR/$p" ] && echo "$(sha256sum < "$PATCH_DIR/$p" | cut -c1-64)  $p"
+		done
+	} > "$sums"
+}
+# ... and what changed since, a file a line.
+series_changed() {
+	[ -f "$sums" ] || return 0
+	[ "$(sha256sum < "$SERIES_FILE" | cut -c1-64)" = "$(head -n 1 "$sums")" ] || echo "$SERIES_FILE"
+	tail -n +2 "$sums" | (cd "$PATCH_DIR" 2>/dev/null && sha256sum --check --quiet 2>/dev/null || true) |
+		sed -n "s#^\(.*\): FAILED.*#$PATCH_DIR/\1#p"
 }
 
 cmd_import() {
+	# Before the base is fetched (minutes), and again once $repo exists.
+	[ ! -d "$repo/.git" ] || refuse_dirty "making $branch again from patches/ would lose them"
 	import_base
+	refuse_dirty "making $branch again from patches/ would lose them"
 	if g rev-parse -q --verify "refs/heads/$branch" >/dev/null; then
-		local ahead
-		ahead=$(g rev-list --count "$tag..$branch")
-		if [ "${KMMU_FORCE:-0}" != 1 ] && [ "$ahead" -gt 0 ] && ! branch_matches_series; then
-			die "branch $branch in $repo has $ahead commits that differ from patches/; 'make export' them first or KMMU_FORCE=1 to discard"
+		local ahead differ=
+		if ! g merge-base --is-ancestor "$tag" "$branch"; then
+			differ="is not based on $tag"
+		else
+			ahead=$(g rev-list --count "$tag..$branch")
+			if [ "$ahead" -gt 0 ] && ! branch_matches_series; then
+				differ="has $ahead commits that differ from $PATCH_DIR"
+			fi
+		fi
+		if [ -n "$differ" ]; then
+			if [ "${KMMU_FORCE:-0}" != 1 ]; then
+				die "branch $branch in $repo $differ; 'make export' them first (or KMMU_FORCE=1 makes it again from the series, keeping the old one as a saved/ branch)"
+			fi
+			local saved
+			saved=saved/$branch-$(date +%Y%m%d-%H%M%S)
+			g branch "$saved" "$branch"
+			warn "branch $branch $differ: kept as $saved (KMMU_FORCE=1), made again from the series"
 		fi
 	fi
-	g checkout -q -f -B "$branch" "$tag"
+	# The work tree is clean (refuse_dirty) and the branch holds nothing
+	# that patches/ does not: moving it loses nothing.
+	g checkout -q -B "$branch" "$tag"
 	local p n=0
 	for p in $(series_patches); do
 		[ -f "$PATCH_DIR/$p" ] || die "series lists $p but $PATCH_DIR/$p does not exist"
@@ -66,6 +153,7 @@ cmd_import() {
 		}
 		n=$((n + 1))
 	done
+	record_series
 	msg "branch $branch in $repo: base $tag + $n patches; edit there, then 'make export'"
 	echo "$repo"
 }
@@ -102,8 +190,20 @@ format_to() {
 cmd_export() {
 	[ -d "$repo/.git" ] || die "no $repo: run 'make edit' first"
 	g rev-parse -q --verify "refs/heads/$branch" >/dev/null || die "no branch $branch in $repo"
-	[ -z "$(g status --porcelain --untracked-files=no)" ] ||
-		die "$repo has uncommitted changes; commit them on $branch first"
+	refuse_dirty "export would leave them out"
+	local changed
+	changed=$(series_changed)
+	if [ -n "$changed" ] && [ "${KMMU_FORCE:-0}" != 1 ]; then
+		{
+			echo "error: changed since the last 'make edit' or 'make export':"
+			printf '%s\n' "$changed" | head -n 20 | sed 's/^/  /'
+			echo "export would overwrite them with branch $branch of $repo.  To keep them, 'make edit'"
+			echo "brings them into $branch (while $branch has commits not exported, it refuses;"
+			echo "KMMU_FORCE=1 make edit keeps those on a saved/ branch to pick them from).  To"
+			echo "overwrite them: KMMU_FORCE=1 make export.  Nothing was changed."
+		} >&2
+		exit 1
+	fi
 	local tmp order
 	tmp=$(mktemp -d)
 	order=$(format_to "$tmp")
@@ -144,6 +244,7 @@ EOF
 	for p in $order; do mv "$tmp/$p" "$PATCH_DIR/$p"; done
 	mv "$tmp/series" "$SERIES_FILE"
 	rm -rf "$tmp"
+	record_series
 	msg "exported $(echo $order | wc -w) patches to $PATCH_DIR${removed:+; removed: ${removed[*]}}"
 	git -C "$TOP" status --short -- "$SERIES_FILE" "$PATCH_DIR" >&2 2>/dev/null || true
 }

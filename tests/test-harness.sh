@@ -6,8 +6,8 @@
 # seeding a build directory, refusals (dirty tree, other version,
 # patch that does not apply: name and rejected hunk shown, nothing lost),
 # hand edits and commits the harness must not throw away (patched tree,
-# KMMU_KSRC branch and worktree), the series <-> git branch round trip, the
-# KMMU_ settings, and the test-list parser.
+# KMMU_KSRC branch and worktree, out/git for make edit and make send), the
+# series <-> git branch round trip, the KMMU_ settings, and the test-list parser.
 # Prints TAP.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +29,9 @@ mktree() {	# $1 dir, $2 sublevel
 	printf 'int a;\nint b;\nint c;\n' > "$1/arch/x86/kvm/mmu/tdp_mmu.c"
 	printf 'int x;\n' > "$1/arch/x86/kvm/mmu/mmu.c"
 	printf 'int s;\n' > "$1/arch/x86/kvm/mmu/spte.c"
+	# make send asks the base tree who receives the mails
+	mkdir -p "$1/scripts"
+	printf 'print "kvm\@vger.kernel.org\\n";\n' > "$1/scripts/get_maintainer.pl"
 }
 mktree "$work/fake" 117
 mkdir -p "$work/series/patches"
@@ -266,6 +269,62 @@ check "the new commit became kvm-x86-mmu-add-y.patch, listed after the first" \
 check "comments above a patch stay with it" bash -c "grep -B1 -x 'kvm-x86-mmu-change-b.patch' '$work/series/series' | grep -qx '# first'"
 check "re-import refuses nothing after export (branch matches)" \
 	run e env KMMU_BASE_SRC="$work/fake" "$TOP/scripts/series-git.sh" import
+
+# 5b. make edit and make send never lose work in out/git: a work tree with
+# changes not committed (staged or not, new files not ignored) is refused
+# with what is dirty and how to keep it; commits not exported are refused, or
+# kept on a saved/ branch with KMMU_FORCE=1; make send moves nothing there;
+# make export does not overwrite patches/ edited since the import.
+ex=(env KMMU_BASE_SRC="$work/fake")
+echo 'int wip;' >> "$repo/arch/x86/kvm/mmu/mmu.c"
+echo 'int n;' > "$repo/arch/x86/kvm/mmu/new.c"
+run e "${ex[@]}" "$TOP/scripts/series-git.sh" import; rc=$?
+check "make edit refuses a dirty out/git (exit $rc), naming the files, saying commit and make export" \
+	bash -c "[ $rc -ne 0 ] && grep -q ' arch/x86/kvm/mmu/mmu.c\$' '$work/log' && grep -q 'arch/x86/kvm/mmu/new.c' '$work/log' &&
+		 grep -q 'commit them on series/6.12' '$work/log' && grep -q \"'make export'\" '$work/log'"
+check "the refusal changed nothing in out/git" \
+	bash -c "grep -q 'int wip;' '$repo/arch/x86/kvm/mmu/mmu.c' && [ -f '$repo/arch/x86/kvm/mmu/new.c' ]"
+rm "$repo/arch/x86/kvm/mmu/new.c"
+git -C "$repo" add -A
+run e "${ex[@]}" "$TOP/scripts/series-git.sh" import; rc=$?
+check "a staged change is refused too (exit $rc), and stays staged" \
+	bash -c "[ $rc -ne 0 ] && git -C '$repo' diff --cached --name-only | grep -qx arch/x86/kvm/mmu/mmu.c"
+git -C "$repo" reset -q --hard
+echo junk > "$repo/junk.o"
+echo '*.o' >> "$repo/.git/info/exclude"
+check "an ignored file does not stop make edit" run e "${ex[@]}" "$TOP/scripts/series-git.sh" import
+echo 'int z;' >> "$repo/arch/x86/kvm/mmu/mmu.c"
+git -C "$repo" -c user.name="KVM MMU Series" -c user.email=kvm-mmu-series@localhost.localdomain \
+	commit -qsam "KVM: x86/mmu: Add z" -m "Add z, a commit not exported."
+run e "${ex[@]}" "$TOP/scripts/series-git.sh" import; rc=$?
+check "make edit refuses a branch with commits not exported (exit $rc), and keeps them" \
+	bash -c "[ $rc -ne 0 ] && grep -q 'differ from' '$work/log' &&
+		 git -C '$repo' log -1 --format=%s series/6.12 | grep -qx 'KVM: x86/mmu: Add z'"
+run e "${ex[@]}" KMMU_FORCE=1 "$TOP/scripts/series-git.sh" import; rc=$?
+check "KMMU_FORCE=1 makes the branch again from patches/ (exit $rc), the old one kept as saved/" \
+	bash -c "[ $rc -eq 0 ] && ! git -C '$repo' log --format=%s series/6.12 | grep -q 'Add z' &&
+		 git -C '$repo' for-each-ref --format='%(subject)' 'refs/heads/saved/series/' | grep -qx 'KVM: x86/mmu: Add z'"
+printf 'KVM: x86/mmu: A fake series\n\nA fake cover letter.\n' > "$work/cover.txt"
+printf '[user]\n\tname = Test Sender\n\temail = sender@example.org\n' > "$work/gitconfig"
+sx=(env KMMU_BASE_SRC="$work/fake" KMMU_COVER="$work/cover.txt" GIT_CONFIG_GLOBAL="$work/gitconfig")
+echo 'int wip;' >> "$repo/arch/x86/kvm/mmu/mmu.c"
+run e "${sx[@]}" "$TOP/scripts/send.sh"; rc=$?
+check "make send refuses a dirty out/git (exit $rc), and keeps the change" \
+	bash -c "[ $rc -ne 0 ] && grep -q ' arch/x86/kvm/mmu/mmu.c\$' '$work/log' && grep -q 'int wip;' '$repo/arch/x86/kvm/mmu/mmu.c'"
+git -C "$repo" checkout -q -- .
+run e "${sx[@]}" "$TOP/scripts/send.sh"; rc=$?
+check "make send re-signs the mails (exit $rc) and moves no branch, index or file of out/git" \
+	bash -c "[ $rc -eq 0 ] && grep -qx 'Signed-off-by: Test Sender <sender@example.org>' '$work/out-e/send/6.12/'0001-*.patch &&
+		 [ \$(git -C '$repo' symbolic-ref --short HEAD) = series/6.12 ] && [ -z \"\$(git -C '$repo' status --porcelain)\" ] &&
+		 [ -z \"\$(git -C '$repo' branch --list 'send/*')\" ] &&
+		 [ \"\$(git -C '$repo' log -1 --format=%cn series/6.12)\" = 'KVM MMU Series' ]"
+cp "$work/series/patches/kvm-x86-mmu-add-y.patch" "$work/add-y.keep"
+sed -i 's/^Add y, so that/Add y (edited in patches\/), so that/' "$work/series/patches/kvm-x86-mmu-add-y.patch"
+run e "${ex[@]}" "$TOP/scripts/series-git.sh" export; rc=$?
+check "make export refuses to overwrite a patch edited in patches/ since make edit (exit $rc)" \
+	bash -c "[ $rc -ne 0 ] && grep -q 'patches/kvm-x86-mmu-add-y.patch\$' '$work/log' &&
+		 grep -q 'edited in patches/' '$work/series/patches/kvm-x86-mmu-add-y.patch'"
+mv "$work/add-y.keep" "$work/series/patches/kvm-x86-mmu-add-y.patch"
 
 # 5c. the settings come from KMMU_ names only: generic names left in the
 #     environment change nothing, and make maps its command line to them
