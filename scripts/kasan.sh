@@ -18,9 +18,9 @@ python3 "$TOP/scripts/vmrun.py" initramfs --bin "$bin" --out "$KMMU_OUT/initramf
 mode=${KMMU_MODE:-tdp}
 d=$KMMU_OUT/results/patched-kasan-$mode
 rm -rf "$d"
+rc=0
 python3 "$TOP/scripts/vmrun.py" run --kernel "$KMMU_OUT/trees/patched/build-kasan/arch/x86/boot/bzImage" \
 	--initramfs "$KMMU_OUT/initramfs.cpio.gz" --mode "$mode" --label patched-kasan --out "$d" \
-	--max-seconds "${KMMU_MAX_SECONDS:-5400}" ${KMMU_ONLY:+--only "$KMMU_ONLY"}
-rc=$?
+	--max-seconds "${KMMU_MAX_SECONDS:-5400}" ${KMMU_ONLY:+--only "$KMMU_ONLY"} || rc=$?
 python3 "$TOP/scripts/report.py" --patched "$d"
 exit $rc
