@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # The project's tests, in order:
 #   1. the console scanner on recorded logs         (tests/test-scanconsole.py)
-#   2. the harness scripts on small fake trees       (tests/test-harness.sh)
+#   2. the harness scripts on small fake trees       (tests/test-harness.sh),
+#      the verdicts on made-up runs (tests/test-report.py), a wedged guest on
+#      a fake QEMU (tests/test-hang-evidence.py), the reruns of a flaky test
+#      on stub steps (tests/test-reruns.sh)
 #   3. static checks of the series, bisect build     (scripts/check-series.sh)
 #   4. the main job: base and patched kernels in the VM, side by side (scripts/run.sh)
 #   5. a splat on the console fails a run whose tests pass (tests/test-splat-detection.sh)
@@ -89,6 +92,14 @@ count_tap "$KMMU_OUT/test-harness.log"
 step verdicts python3 "$TOP/tests/test-report.py"
 [ $? -eq 0 ] || step_rc=1
 count_tap "$KMMU_OUT/test-verdicts.log"
+
+step hang-evidence python3 "$TOP/tests/test-hang-evidence.py"
+[ $? -eq 0 ] || step_rc=1
+count_tap "$KMMU_OUT/test-hang-evidence.log"
+
+step reruns bash "$TOP/tests/test-reruns.sh"
+[ $? -eq 0 ] || step_rc=1
+count_tap "$KMMU_OUT/test-reruns.log"
 
 # The bisect build needs a configured kernel: apply and configure first (the
 # main job reuses all of it).
