@@ -373,12 +373,18 @@ elif git -C "$ksrc" rev-parse --git-dir >/dev/null 2>&1; then
 		msg "applying $n patches with git am on branch $branch"
 		files=()
 		while read -r p; do files+=("$PATCH_DIR/$p"); done < <(series_patches)
+		# The commits get the user's own identity as committer; a tree
+		# whose git knows none (a fresh machine) gets the role identity,
+		# not a failed git am.
+		ident=()
+		git -C "$trees/patched/src" var GIT_COMMITTER_IDENT >/dev/null 2>&1 ||
+			ident=(-c "user.name=KVM MMU Series" -c user.email=kvm-mmu-series@localhost.localdomain)
 		# --no-3way: am.threeWay in the user's git config must not let a
 		# patch in by a merge, where the rule is that it applies as it is.
-		if ! git -C "$trees/patched/src" am -q --no-3way "${files[@]}" >&2; then
-			failed=$(git -C "$trees/patched/src" am --show-current-patch=raw 2>/dev/null |
-				 sed -n 's/^Subject: //p' | head -n 1)
-			git -C "$trees/patched/src" am --abort || true
+		if ! git "${ident[@]}" -C "$trees/patched/src" am -q --no-3way "${files[@]}" >&2; then
+			failed=$(git "${ident[@]}" -C "$trees/patched/src" am --show-current-patch=raw 2>/dev/null |
+				 sed -n 's/^Subject: //p' | head -n 1) || true
+			git "${ident[@]}" -C "$trees/patched/src" am --abort || true
 			echo "error: git am failed at: $failed" >&2
 			for p in "${files[@]}"; do
 				grep -qF "Subject: $failed" "$p" 2>/dev/null || continue

@@ -8,7 +8,7 @@ kernel prints (a recorded sysrq dump).  vmrun.py must take the test for
 hung at its limit, send sysrq l, w, d, t before the kill, leave the dump out
 of the splats, and sum it up under the test.  Prints TAP.
 
-VMRUN=FILE runs another vmrun.py (to show that the checks can fail).
+KMMU_TEST_VMRUN=FILE runs another vmrun.py (to show that the checks can fail).
 """
 
 import json
@@ -20,7 +20,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = os.path.join(os.path.dirname(HERE), 'scripts')
-VMRUN = os.environ.get('VMRUN') or os.path.join(SCRIPTS, 'vmrun.py')
+VMRUN = os.environ.get('KMMU_TEST_VMRUN') or os.path.join(SCRIPTS, 'vmrun.py')
 
 # What the guest kernel printed for each key (cut from a real run of the
 # wedged-guest self-test, tests/test-splat-detection.sh, on 6.12.117).

@@ -7,7 +7,7 @@ writes them) to a temporary directory, runs report.py on them and looks at
 the verdict in the table, the summary, the "N passed, N failed, N skipped"
 line and the exit status.  Prints TAP.
 
-REPORT=FILE runs another report.py (default: scripts/report.py of this
+KMMU_TEST_REPORT=FILE runs another report.py (default: scripts/report.py of this
 tree): with the version before a fix, the checks of that fix must fail,
 which shows that they can.
 """
@@ -20,7 +20,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = os.path.join(os.path.dirname(HERE), 'scripts')
-REPORT = os.environ.get('REPORT') or os.path.join(SCRIPTS, 'report.py')
+REPORT = os.environ.get('KMMU_TEST_REPORT') or os.path.join(SCRIPTS, 'report.py')
 
 KASAN = 'kasan: [   12.345678] BUG: KASAN: slab-use-after-free in handle_removed_pt+0x1a/0x80'
 # The same bug on another run: other time stamp, caller id, offset.
