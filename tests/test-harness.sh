@@ -11,7 +11,10 @@
 # Prints TAP.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-# The settings of the shell that runs this must not change what is tested.
+# The settings of the shell that runs this must not change what is tested:
+# no KMMU_ name, and none of the make command line of a "make test ONLY=..."
+# that started it (make passes it on in MAKEFLAGS).
+unset MAKEFLAGS MFLAGS MAKELEVEL
 for v in $(compgen -e | grep '^KMMU_'); do unset "$v"; done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
