@@ -14,8 +14,13 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 # The settings of the shell that runs this must not change what is tested:
 # no KMMU_ name, and none of the make command line of a "make test ONLY=..."
 # that started it (make passes it on in MAKEFLAGS).
+# make also exports the settings of its command line under their own names
+# (the Makefile's KNOBS).
 unset MAKEFLAGS MFLAGS MAKELEVEL
-for v in $(compgen -e | grep '^KMMU_'); do unset "$v"; done
+for v in $(compgen -e | grep '^KMMU_') \
+	 $(sed -n '/^KNOBS :=/,/[^\\]$/p' "$TOP/Makefile" | sed 's/^KNOBS :=//; s/\\$//'); do
+	unset "$v"
+done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 n=0 failed=0
