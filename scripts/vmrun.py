@@ -449,7 +449,9 @@ def splat_evidence(lines, findings, decoded, dump_line=None):
 
 
 def _strip_prefix(text):
-    return re.sub(r'^(?:\[\s*\d+\.\d+\]\s*)?(?:\[\s*[TC]\d+\]\s*)?', '', text.strip())
+    """A console line without its printk time stamp and caller id (the
+    prefix the scanner allows for)."""
+    return re.sub(scanconsole._PREFIX, '', text.strip())
 
 
 def boot_group(a, g, outdir, deadline, only=None, tag=''):

@@ -19,7 +19,6 @@ mkdir -p "$top/scripts" "$top/tests"
 cp "$TOP/scripts/lib.sh" "$TOP/scripts/run.sh" "$TOP/scripts/report.py" "$TOP/scripts/scanconsole.py" "$top/scripts/"
 cp "$TOP/scripts/deps.list" "$top/scripts/"
 printf '# base-version: 6.12.117-1~deb12u1\n' > "$top/series"
-printf 't1 10 -\nt2 10 -\n' > "$top/tests/kvm-tests.list"
 # Stubs: nothing to fetch, apply or build.
 printf '#!/bin/sh\nmkdir -p "$KMMU_OUT/trees/base" "$KMMU_OUT/trees/patched"\necho x > "$KMMU_OUT/trees/patched/APPLIED"\necho 6.12.117 > "$KMMU_OUT/trees/base/VERSION"\n' > "$top/scripts/apply.sh"
 printf '#!/bin/sh\nexit 0\n' > "$top/scripts/build-kernel.sh"
