@@ -12,7 +12,8 @@
 #   make edit      turn the series into a git branch of the base, to edit
 #   make export    write that branch back to patches/ and series
 #   make send      write the cover letter and patch mails (dry run)
-#   make bench     benchmarks (tests/bench.list), base vs patched kernel, same run
+#   make bench     benchmarks (tests/bench.list), base vs patched kernel, same run; then mirror-cost
+#   make mirror-cost   object code of the TDP MMU before feature 3 and after it, mirror backend off
 #   make kasan     build and run the patched kernel with KASAN (separate build)
 #   make scanner-test   the console scanner's tests on recorded logs
 #   make deps      install the Debian packages the tree needs (scripts/deps.list); every target runs it
@@ -33,7 +34,7 @@ S := scripts
 # of each script).
 KNOBS := SERIES KSRC BRANCH FORCE_BASE DISCARD_EDITS FORCE \
 	MODES PATCHED_MODES KERNELS ONLY FRAGMENTS TEST_LIST MAX_SECONDS VM_JOBS \
-	SKIP_VM SKIP_MAINLINE SKIP_BISECT JOBS KBUILD_DIR BENCH_LIST MODE \
+	SKIP_VM SKIP_MAINLINE SKIP_BISECT JOBS KBUILD_DIR BENCH_LIST MODE COST_FUNCS \
 	PREFIX VERSION COVER SEND BASE_PKG BASE_VERSION APT_SUITE RETRIES RERUNS
 $(foreach k,$(KNOBS),$(if $(filter command line,$(origin $(k))),$(eval export KMMU_$(k) := $$($(k)))))
 ignored_env := $(strip $(foreach k,$(KNOBS),$(if $(filter environment%,$(origin $(k))),$(k))))
@@ -46,7 +47,7 @@ empty :=
 space := $(empty) $(empty)
 MAKEOVERRIDES := $(strip $(foreach v,$(filter-out $(KNOBS) KMMU_%,$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))),$(v)=$(subst $(space),\$(space),$(value $(v)))))
 
-.PHONY: run test base apply build selftests check edit export send bench kasan scanner-test clean help \
+.PHONY: run test base apply build selftests check edit export send bench mirror-cost kasan scanner-test clean help \
 	deps fresh-check knobs
 
 help:
@@ -85,6 +86,9 @@ send: deps
 
 bench: deps
 	bash $(S)/bench.sh
+
+mirror-cost: deps
+	bash $(S)/mirror-cost.sh
 
 kasan: deps
 	bash $(S)/kasan.sh

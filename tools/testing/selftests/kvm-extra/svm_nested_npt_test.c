@@ -31,6 +31,13 @@
  * shadow pages that already exist.  The host finally checks the whole data
  * memslot.
  *
+ * With -p the VM is a KVM_X86_SW_PROTECTED_VM.  With the series' software
+ * backend on (kvm.mirror_sw=1) such a VM's TDP MMU roots are mirror roots, and
+ * shadowing L1's NPT write-protects the L1 pages that hold it, in those mirror
+ * roots: a mirror SPTE can't be changed in place, so KVM must remove it
+ * instead, and the test then also checks the backend's counters (removals
+ * happened, no rule broken, mirror and external tables agree).
+ *
  * The library's run_guest() keeps L1's registers in a single global while L2
  * runs, which is not safe with several vCPUs, so L1 enters L2 with its own
  * small VMRUN wrapper; the rest is the library's SVM setup.
@@ -47,6 +54,7 @@
 #include "processor.h"
 #include "svm_util.h"
 #include "npt.h"
+#include "mirror_sw.h"
 
 #define DATA_SLOT		10
 /* L2 GPA of the data window, D; the slot starts here too. */
@@ -277,11 +285,12 @@ static void *vcpu_thread(void *arg)
 
 static void help(const char *name)
 {
-	printf("usage: %s [-n vcpus] [-m MiB] [-i iterations]\n", name);
+	printf("usage: %s [-n vcpus] [-m MiB] [-i iterations] [-p]\n", name);
 	printf(" -n: number of vCPUs (default %d)\n", DEFAULT_NR_VCPUS);
 	printf(" -m: MiB of data window per vCPU (default %d)\n", DEFAULT_SLICE_MIB);
 	printf(" -i: L2 runs per vCPU, each with a new pattern (default %d)\n",
 	       DEFAULT_ITERATIONS);
+	printf(" -p: a KVM_X86_SW_PROTECTED_VM (mirror roots with kvm.mirror_sw=1)\n");
 	exit(0);
 }
 
@@ -289,6 +298,9 @@ int main(int argc, char *argv[])
 {
 	int nr_vcpus = DEFAULT_NR_VCPUS, slice_mib = DEFAULT_SLICE_MIB;
 	int iterations = DEFAULT_ITERATIONS;
+	struct vm_shape shape = VM_SHAPE_DEFAULT;
+	struct mirror_counts mc;
+	long mirror = 0;
 	uint64_t slice, window, data_pages, extra_pages, low_end;
 	uint64_t *data, id, off, nr_bad = 0;
 	struct timespec t0, t1;
@@ -298,7 +310,7 @@ int main(int argc, char *argv[])
 	struct kvm_vm *vm;
 	int opt, i;
 
-	while ((opt = getopt(argc, argv, "hn:m:i:")) != -1) {
+	while ((opt = getopt(argc, argv, "hn:m:i:p")) != -1) {
 		switch (opt) {
 		case 'n':
 			nr_vcpus = atoi_positive("Number of vCPUs", optarg);
@@ -309,6 +321,9 @@ int main(int argc, char *argv[])
 		case 'i':
 			iterations = atoi_positive("Iterations", optarg);
 			break;
+		case 'p':
+			shape.type = KVM_X86_SW_PROTECTED_VM;
+			break;
 		case 'h':
 		default:
 			help(argv[0]);
@@ -317,6 +332,10 @@ int main(int argc, char *argv[])
 
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_SVM));
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_NPT));
+	if (shape.type == KVM_X86_SW_PROTECTED_VM) {
+		TEST_REQUIRE(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM));
+		mirror = read_kvm_param("mirror_sw") == 1;
+	}
 
 	slice = (uint64_t)slice_mib << 20;
 	window = slice * nr_vcpus;
@@ -334,7 +353,7 @@ int main(int argc, char *argv[])
 	threads = calloc(nr_vcpus, sizeof(*threads));
 	TEST_ASSERT(vcpus && threads, "Out of memory");
 
-	vm = __vm_create_with_vcpus(VM_SHAPE_DEFAULT, nr_vcpus, extra_pages,
+	vm = __vm_create_with_vcpus(shape, nr_vcpus, extra_pages,
 				    l1_guest_code, vcpus);
 
 	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT,
@@ -415,6 +434,18 @@ int main(int argc, char *argv[])
 	 */
 	TEST_ASSERT(vm_get_stat(vm, "mmu_cache_miss") > 0,
 		    "No shadow page was created: L2 did not run on shadowed NPT");
+
+	/*
+	 * Mirror roots: the L1 pages holding the NPT were write-protected by
+	 * removing their mirror SPTEs, and every change reached the backend.
+	 */
+	if (mirror) {
+		read_mirror_counts(vm, &mc);
+		TEST_ASSERT(mc.removals > 0 && !mc.violations && mc.compared > 0 &&
+			    !mc.mismatches,
+			    "mirror_sw: %lld removals, %lld violations, %lld compared, %lld mismatches",
+			    mc.removals, mc.violations, mc.compared, mc.mismatches);
+	}
 
 	pr_info("OK: %d vCPUs x %d L2 runs with NPT, %lu MiB checked by L1 and host in %.2fs\n",
 		nr_vcpus, iterations, (unsigned long)(2 * window >> 20),
