@@ -93,6 +93,9 @@ msg "downloading ${pkgs[*]} from $SUITE into $debs"
 for d in "$debs"/*.deb; do
 	dpkg-deb -x "$d" "$top/root.new"
 done
+# Only herd7 is used: drop the other tools (about 220 MiB) and the .debs.
+find "$top/root.new/usr/bin" -mindepth 1 ! -name herd7 -delete
+rm -rf "$debs"
 rm -rf "$top/root"
 mv "$top/root.new" "$top/root"
 

@@ -9,7 +9,8 @@
 #  - no Result line, a test herd7 cannot parse, an unknown architecture;
 #  - one wrong test among right ones still fails the run, and the right
 #    ones still pass;
-#  - no herd7, or no kernel memory model: a clear error, non-zero.
+#  - no herd7 (not runnable, or its fetch fails), or no kernel memory
+#    model: a clear error, non-zero.
 # Prints TAP.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -88,6 +89,15 @@ t "one wrong test among right ones: the run fails, the right ones pass" \
 KMMU_HERD7=$work/no-herd7 check "$TOP/tests/litmus/mirror-freeze.litmus"
 t "no herd7: a clear error, non-zero" \
 	'[ $rc -ne 0 ] && grep -q "^error: herd7 does not run" "$work/log" && ! grep -q "^ok" "$work/log"'
+# herd7 not fetched yet, and the fetch fails (an apt-get that cannot reach
+# sid): the fetch says why, the check says herd7 is not available.
+mkdir -p "$work/bin" "$work/empty-cache"
+printf '#!/bin/sh\necho "E: cannot reach the mirror" >&2\nexit 100\n' > "$work/bin/apt-get"
+chmod +x "$work/bin/apt-get"
+PATH=$work/bin:$PATH KMMU_HERD7= KMMU_CACHE=$work/empty-cache check "$TOP/tests/litmus/mirror-freeze.litmus"
+t "herd7 cannot be fetched: a clear error, non-zero" \
+	'[ $rc -ne 0 ] && grep -q "^error: apt-get update of sid failed .*cannot fetch herd7" "$work/log" &&
+	 grep -q "^error: herd7 is not available" "$work/log" && ! grep -q "^ok" "$work/log"'
 mkdir -p "$work/no-lkmm"
 KMMU_LKMM_DIR=$work/no-lkmm check "$TOP/tests/litmus/mirror-freeze.litmus"
 t "no kernel memory model: a clear error, non-zero" \
