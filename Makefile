@@ -15,6 +15,7 @@
 #   make bench     benchmarks (tests/bench.list), base vs patched kernel, same run; then mirror-cost
 #   make mirror-cost   object code of the TDP MMU before feature 3 and after it, mirror backend off
 #   make kasan     build and run the patched kernel with KASAN (separate build)
+#   make litmus    the memory-ordering litmus tests (tests/litmus) with herd7 and the kernel's LKMM
 #   make scanner-test   the console scanner's tests on recorded logs
 #   make deps      install the Debian packages the tree needs (scripts/deps.list); every target runs it
 #   make fresh-check    make test in a new Debian bookworm root (debootstrap), as on a fresh machine
@@ -48,7 +49,7 @@ space := $(empty) $(empty)
 MAKEOVERRIDES := $(strip $(foreach v,$(filter-out $(KNOBS) KMMU_%,$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))),$(v)=$(subst $(space),\$(space),$(value $(v)))))
 
 .PHONY: run test base apply build selftests check edit export send bench mirror-cost kasan scanner-test clean help \
-	deps fresh-check knobs
+	deps fresh-check knobs litmus
 
 help:
 	@sed -n 's/^#   make /  make /p' Makefile
@@ -95,6 +96,9 @@ kasan: deps
 
 scanner-test: deps
 	python3 tests/test-scanconsole.py
+
+litmus: deps
+	bash $(S)/check-litmus.sh
 
 # Every target that uses a tool installs what it needs first: no step may rely
 # on an earlier one having installed something.
