@@ -87,7 +87,7 @@ int main(int argc, char *argv[])
 	long mirror, old_delay = -1;
 	struct mirror_counts mc;
 	int opt, i, nr_vcpus = 4, delay_us = 200;
-	char val[16];
+	char val[32];
 	struct kvm_vm *vm;
 
 	while ((opt = getopt(argc, argv, "n:d:h")) != -1) {

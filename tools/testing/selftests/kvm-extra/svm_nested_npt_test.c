@@ -31,12 +31,13 @@
  * shadow pages that already exist.  The host finally checks the whole data
  * memslot.
  *
- * With -p the VM is a KVM_X86_SW_PROTECTED_VM.  With the series' software
- * backend on (kvm.mirror_sw=1) such a VM's TDP MMU roots are mirror roots, and
- * shadowing L1's NPT write-protects the L1 pages that hold it, in those mirror
- * roots: a mirror SPTE can't be changed in place, so KVM must remove it
- * instead, and the test then also checks the backend's counters (removals
- * happened, no rule broken, mirror and external tables agree).
+ * With -p the VM is a KVM_X86_SW_PROTECTED_VM, and L1 writes its NPT root
+ * before each VMRUN.  With the series' software backend on (kvm.mirror_sw=1)
+ * such a VM's TDP MMU roots are mirror roots, and shadowing L1's NPT
+ * write-protects the L1 pages that hold it, which L1 has mapped writable, in
+ * those mirror roots: a mirror SPTE can't be changed in place, so KVM must
+ * remove it instead, and the test then also checks the backend's counters
+ * (removals happened, no rule broken, mirror and external tables agree).
  *
  * The library's run_guest() keeps L1's registers in a single global while L2
  * runs, which is not safe with several vCPUs, so L1 enters L2 with its own
@@ -80,6 +81,11 @@ struct npt_vcpu_args {
 	uint64_t npt_root;
 	/* Take TDP faults on L1 memory before the first VMRUN. */
 	uint64_t touch_first;
+	/*
+	 * With -p: L1's GVA of the NPT root, which L1 rewrites (same value)
+	 * before each VMRUN, as a hypervisor updating its NPT would; 0 if not.
+	 */
+	uint64_t npt_root_gva;
 	/* Written by L1 before each VMRUN, read by L2. */
 	uint64_t iter;
 };
@@ -203,6 +209,18 @@ static void l1_guest_code(struct svm_test_data *svm, struct npt_vcpu_args *args)
 	for (iter = 0; iter < args->iterations; iter++) {
 		args->iter = iter;
 
+		/*
+		 * Write the NPT root: the first time, L0 maps the page writable
+		 * for L1; the VMRUN then shadows the NPT, which write-protects
+		 * that mapping (a mirror SPTE must be removed for it).  Later
+		 * writes hit a shadowed page and are emulated.
+		 */
+		if (args->npt_root_gva) {
+			uint64_t *root = (uint64_t *)args->npt_root_gva;
+
+			WRITE_ONCE(root[0], READ_ONCE(root[0]));
+		}
+
 		/* L2 starts over each time; RSP + 8 is 16-byte aligned. */
 		vmcb->save.rip = (uint64_t)l2_guest_code;
 		vmcb->save.rsp = (uint64_t)&l2_stack[L2_STACK_WORDS - 1];
@@ -300,6 +318,7 @@ int main(int argc, char *argv[])
 	int iterations = DEFAULT_ITERATIONS;
 	struct vm_shape shape = VM_SHAPE_DEFAULT;
 	struct mirror_counts mc;
+	vm_vaddr_t npt_root_gva = 0;
 	long mirror = 0;
 	uint64_t slice, window, data_pages, extra_pages, low_end;
 	uint64_t *data, id, off, nr_bad = 0;
@@ -362,6 +381,10 @@ int main(int argc, char *argv[])
 	virt_map(vm, DATA_GPA, DATA_GPA, data_pages);
 
 	npt_root = npt_build(vm, window, window, &low_end);
+	if (shape.type == KVM_X86_SW_PROTECTED_VM) {
+		npt_root_gva = vm_vaddr_unused_gap(vm, PAGE_SIZE, KVM_UTIL_MIN_VADDR);
+		virt_map(vm, npt_root_gva, npt_root, 1);
+	}
 
 	/*
 	 * The alias gets the poison; the window's backing gets, in the first
@@ -389,6 +412,7 @@ int main(int argc, char *argv[])
 		args->iterations = iterations;
 		args->npt_root = npt_root;
 		args->touch_first = !(i & 1);
+		args->npt_root_gva = npt_root_gva;
 		vcpu_args_set(vcpus[i], 2, svm_gva, args_gva);
 	}
 
