@@ -36,6 +36,7 @@
 #   KMMU_SEND=1        b4 send: the real posting; then commit postings/<series>
 #   KMMU_COVER=FILE    cover letter (default covers/<series>.txt): first line
 #                      the subject, the rest the body
+#   KMMU_POSTINGS=DIR  the postings' record (default postings/<series>; tests)
 #   KMMU_FORCE=1       make the b4 branch again even though it has commits
 #                      that make send did not make (kept as saved/<branch>-<date>)
 set -e
@@ -165,7 +166,6 @@ b4w prep -e "$base" >"$KMMU_OUT/b4/prep.log" 2>&1 || { cat "$KMMU_OUT/b4/prep.lo
 } > "$KMMU_OUT/b4/$SERIES_NAME.cover"
 b4w prep --edit-cover >>"$KMMU_OUT/b4/prep.log" 2>&1 || { cat "$KMMU_OUT/b4/prep.log" >&2; die "b4 prep --edit-cover failed"; }
 # Tracking: the change-id, revision and history the tree has recorded.
-mkdir -p "$postings"
 b4t() { (cd "$wt" && /usr/bin/python3 "$TOP/scripts/b4-tracking.py" "$@"); }
 b4t set "$postings/tracking.json" "${prefixes[@]}" >>"$KMMU_OUT/b4/prep.log" 2>&1 ||
 	{ cat "$KMMU_OUT/b4/prep.log" >&2; die "setting b4's tracking data from $postings/tracking.json failed"; }

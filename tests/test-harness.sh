@@ -40,6 +40,8 @@ mktree() {	# $1 dir, $2 sublevel
 	# make send asks the base tree who receives the mails
 	mkdir -p "$1/scripts"
 	printf 'print "kvm\@vger.kernel.org\\n";\n' > "$1/scripts/get_maintainer.pl"
+	# and b4 prep --check (make send) runs its checkpatch.pl: this one finds nothing
+	: > "$1/scripts/checkpatch.pl"
 }
 mktree "$work/fake" 117
 mkdir -p "$work/series/patches"
@@ -314,7 +316,7 @@ check "KMMU_FORCE=1 makes the branch again from patches/ (exit $rc), the old one
 		 git -C '$repo' for-each-ref --format='%(subject)' 'refs/heads/saved/series/' | grep -qx 'KVM: x86/mmu: Add z'"
 printf 'KVM: x86/mmu: A fake series\n\nA fake cover letter.\n' > "$work/cover.txt"
 printf '[user]\n\tname = Test Sender\n\temail = sender@example.org\n' > "$work/gitconfig"
-sx=(env KMMU_BASE_SRC="$work/fake" KMMU_COVER="$work/cover.txt" GIT_CONFIG_GLOBAL="$work/gitconfig")
+sx=(env KMMU_BASE_SRC="$work/fake" KMMU_COVER="$work/cover.txt" GIT_CONFIG_GLOBAL="$work/gitconfig" KMMU_POSTINGS="$work/postings")
 echo 'int wip;' >> "$repo/arch/x86/kvm/mmu/mmu.c"
 run e "${sx[@]}" "$TOP/scripts/send.sh"; rc=$?
 check "make send refuses a dirty out/git (exit $rc), and keeps the change" \
@@ -322,7 +324,7 @@ check "make send refuses a dirty out/git (exit $rc), and keeps the change" \
 git -C "$repo" checkout -q -- .
 run e "${sx[@]}" "$TOP/scripts/send.sh"; rc=$?
 check "make send re-signs the mails (exit $rc) and moves no branch, index or file of out/git" \
-	bash -c "[ $rc -eq 0 ] && grep -qx 'Signed-off-by: Test Sender <sender@example.org>' '$work/out-e/send/6.12/'0001-*.patch &&
+	bash -c "[ $rc -eq 0 ] && grep -qx 'Signed-off-by: Test Sender <sender@example.org>' '$work/out-e/send/6.12/'0001-*.eml &&
 		 [ \$(git -C '$repo' symbolic-ref --short HEAD) = series/6.12 ] && [ -z \"\$(git -C '$repo' status --porcelain)\" ] &&
 		 [ -z \"\$(git -C '$repo' branch --list 'send/*')\" ] &&
 		 [ \"\$(git -C '$repo' log -1 --format=%cn series/6.12)\" = 'KVM MMU Series' ]"
