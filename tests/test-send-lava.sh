@@ -29,6 +29,7 @@ check "b4 0.14 is the one installed (from trixie, pinned in scripts/deps.list)" 
 
 # ------------------------------------------------------------------ LAVA
 lj() { "$PY" "$TOP/scripts/lava-jobs.py" "$@"; }
+ljq() { lj "$@" > "$work/log" 2>&1; }
 mkdir -p "$work/art"
 echo kernel-base > "$work/art/bzImage-base"
 echo kernel-patched > "$work/art/bzImage-patched"
@@ -50,7 +51,7 @@ lj write --list "$TOP/mainline/tests.list" --out "$work/lava-ml" --series mainli
 	--kernel base="$work/art/bzImage-base" --kernel patched="$work/art/bzImage-patched" \
 	--initramfs "$work/art/initramfs.cpio.gz" > "$work/jobs-ml.list" 2> "$work/log" &&
 mapfile -t mljobs < "$work/jobs-ml.list" &&
-check "the mainline list's ${#mljobs[@]} jobs pass the schema too" lj validate "${mljobs[@]}"
+check "the mainline list's ${#mljobs[@]} jobs pass the schema too" ljq validate "${mljobs[@]}"
 
 # What a job holds: the boot of the group, the mode's parameters, the TAP on
 # the console, the timeouts, the checksums of the artifacts.
