@@ -100,6 +100,13 @@ b4cfg=(user.name="$sender_name" user.email="$sender_email"
        b4.send-auto-cc-cmd="perl scripts/get_maintainer.pl --no-git --no-git-fallback --no-fixes --no-rolestats --no-m"
        b4.prep-perpatch-check-cmd="perl scripts/checkpatch.pl -q --terse --no-summary --mailback --showfile"
        b4.send-no-patatt-sign=yes b4.prep-cover-strategy=commit)
+# A dry run writes files only; without an SMTP server of yours, b4 would pick
+# the kernel's web submission endpoint (it needs a patatt key) even for that.
+# A real send uses your sendemail configuration, as git send-email does.
+if [ "${KMMU_SEND:-0}" != 1 ] && [ "${KMMU_REFLECT:-0}" != 1 ] &&
+   [ -z "$(git -C "$TOP" config sendemail.smtpserver || true)" ]; then
+	b4cfg+=(sendemail.smtpserver=/bin/false)
+fi
 export GIT_CONFIG_COUNT=${#b4cfg[@]}
 i=0
 for kv in "${b4cfg[@]}"; do
@@ -107,7 +114,9 @@ for kv in "${b4cfg[@]}"; do
 	i=$((i + 1))
 done
 g() { git -C "$wt" "$@"; }
-b4w() { (cd "$wt" && b4 "$@"); }
+# /usr/bin first: checkpatch.pl runs scripts/spdxcheck.py with the python3 in
+# PATH, which must be Debian's (python3-ply, python3-git), not a pyenv one.
+b4w() { (cd "$wt" && PATH=/usr/bin:/bin:$PATH b4 "$@"); }
 
 # The worktree of the b4 branch.  make send makes the branch again each time
 # from patches/; commits added on it by hand (b4 trailers -u, say) stop the
@@ -216,7 +225,7 @@ tap() { n=$((n + 1)); if [ "$1" = ok ]; then echo "ok $n $2"; else echo "not ok 
 # would go out, and exits 0 whatever it finds: its summary line is the result.
 b4_check() {
 	local log=$out/b4-check.log sum err warn_
-	b4w prep --check -C > "$log" 2>&1 || true
+	b4w prep --check -C 2>&1 | sed 's/\x1b\[[0-9;]*m//g' > "$log" || true
 	sum=$(grep -E '^Success: [0-9]+, Warning: [0-9]+, Error: [0-9]+' "$log" | tail -n 1)
 	if [ -z "$sum" ]; then
 		tap fail "b4 prep --check: no summary (see $log)"
@@ -279,7 +288,7 @@ sed 's/^/# /' "$out/RECIPIENTS"
 if [ "${KMMU_SEND:-0}" = 1 ] || [ "${KMMU_REFLECT:-0}" = 1 ]; then
 	[ $failed -eq 0 ] || die "not sending: a check above failed"
 	if [ "${KMMU_SEND:-0}" = 1 ]; then
-		b4w send || die "b4 send failed"
+		b4w send || die "b4 send failed (b4 sends through your sendemail configuration: git config sendemail.smtpserver ...)"
 		# b4 tagged the posting sent/<change-id>-v<N> and moved to v<N+1>:
 		# keep both in the tree.
 		tag=sent/$change_id-v$revision
