@@ -3,7 +3,7 @@
 # Post the series with b4 (0.14, scripts/deps.list).  Dry run by default.
 #
 # The series becomes a b4-prepared branch, b4/kvm-mmu-<series>, checked out
-# in its own worktree $KMMU_OUT/b4/<series> (nothing in $KMMU_OUT/git's own
+# in its own worktree $KMMU_OUT/b4/<series>[-ksrc] (nothing in $KMMU_OUT/git's own
 # work tree or branches moves):
 #   - on the base: $KMMU_OUT/git's reproducible import (tag base/<version>,
 #     scripts/series-git.sh import, which refuses an out/git with work in
@@ -72,8 +72,9 @@ read -r -a prefixes <<< "$(printf '%s\n' $prefix | grep -vx PATCH | tr '\n' ' ')
 postings=${KMMU_POSTINGS:-$TOP/postings/$SERIES_NAME}
 slug=kvm-mmu-$(printf %s "$SERIES_NAME" | tr -c 'a-z0-9\n' '-')
 branch=b4/$slug
-wt=$KMMU_OUT/b4/$SERIES_NAME
-made=$KMMU_OUT/b4/$SERIES_NAME.made
+# One worktree per repository: out/git's, or your KSRC tree's.
+wt=$KMMU_OUT/b4/$SERIES_NAME${KMMU_KSRC:+-ksrc}
+made=$wt.made
 
 # The base and the series as commits on it.
 if [ -n "${KMMU_KSRC:-}" ]; then
@@ -123,6 +124,10 @@ b4w() { (cd "$wt" && PATH=/usr/bin:/bin:$PATH b4 "$@"); }
 # run, so that nothing is lost.
 mkdir -p "$KMMU_OUT/b4"
 git -C "$repo" worktree prune
+if [ -e "$wt/.git" ] && [ "$(cd "$wt" && git rev-parse --path-format=absolute --git-common-dir)" != \
+			 "$(cd "$repo" && git rev-parse --path-format=absolute --git-common-dir)" ]; then
+	die "$wt is a worktree of another repository than $repo; remove it (git worktree remove) first"
+fi
 if [ ! -e "$wt/.git" ]; then
 	rm -rf "$wt"
 	git -C "$repo" worktree add -q --detach "$wt" "$base" || die "git worktree add $wt failed"
@@ -156,12 +161,13 @@ b4w prep -e "$base" >"$KMMU_OUT/b4/prep.log" 2>&1 || { cat "$KMMU_OUT/b4/prep.lo
 	echo
 	grep -v '^#' "$cover" | sed '0,/[^[:space:]]/{/[^[:space:]]/d}'
 	echo
-	echo "The base is Linux $(upstream_of "$BASE_VERSION") as shipped in Debian's $BASE_PKG $BASE_VERSION"
+	echo "The base is Linux $(upstream_of "$BASE_VERSION") as shipped in Debian's $BASE_PKG"
 	if [ -n "${KMMU_KSRC:-}" ]; then
-		echo "(the series applies to both; base-commit below is $base_ref)."
+		echo "$BASE_VERSION; base-commit below is $base_ref, which the series applies to too."
 	else
-		echo "(base-commit below is that source imported into git, reproducibly, by the"
-		echo "series tree's scripts/series-git.sh; the series applies to v$(upstream_of "$BASE_VERSION") as well)."
+		echo "$BASE_VERSION; base-commit below is that source imported into git,"
+		echo "reproducibly, by the series tree's scripts/series-git.sh (not a linux-stable"
+		echo "commit)."
 	fi
 	if [ -f "$KMMU_OUT/results/report.json" ]; then
 		echo

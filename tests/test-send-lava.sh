@@ -198,7 +198,8 @@ check "the mails: From the sender, who is author and signs off; base-commit:; th
 		 grep -qx 'Signed-off-by: Test Sender <sender@example.invalid>' '$mails/'0001-*.eml &&
 		 ! grep -q 'localhost.localdomain' '$mails/'*.eml &&
 		 grep -q '^base-commit: [0-9a-f]\{40\}\$' '$mails/'0000-*.eml &&
-		 grep -q \"as shipped in Debian's linux-source-6.12 6.12.117-1~deb12u1\" '$mails/'0000-*.eml &&
+		 grep -q \"as shipped in Debian's linux-source-6.12\$\" '$mails/'0000-*.eml &&
+		 grep -q '^6.12.117-1~deb12u1; base-commit below is' '$mails/'0000-*.eml &&
 		 grep -q '^To: Maint One <maint@example.invalid>, kvm@vger.kernel.org' '$mails/'0000-*.eml &&
 		 grep -q '^Cc: .*Some One <one@example.invalid>' '$mails/'0000-*.eml"
 check "make send moved no branch of out/git and left its work tree clean" \
@@ -266,6 +267,24 @@ echo '{ not json' > "$W/postings/tracking.json"
 "${E[@]}" bash "$TOP/scripts/send.sh" > "$work/log" 2>&1; rc=$?
 check "a broken postings/tracking.json stops make send (exit $rc), saying which file" \
 	bash -c "[ $rc -ne 0 ] && grep -q 'tracking.json is not JSON' '$work/log'"
+
+# KSRC: the b4 branch on your linux git tree's tag v6.12.117, so that the
+# base-commit: is one others can fetch; a tree without that tag is refused.
+rm -f "$W/postings/tracking.json"
+cp -a "$W/fake" "$W/linux"
+git -C "$W/linux" init -q && git -C "$W/linux" add -A &&
+	git -C "$W/linux" -c user.name=Upstream -c user.email=upstream@example.invalid commit -qm "Linux 6.12.117" &&
+	git -C "$W/linux" tag v6.12.117
+tagc=$(git -C "$W/linux" rev-parse v6.12.117)
+"${E[@]}" KMMU_KSRC="$W/linux" bash "$TOP/scripts/send.sh" > "$work/log" 2>&1; rc=$?
+check "make send KSRC=<linux tree>: base-commit: is its v6.12.117 (exit $rc), its checkout untouched" \
+	bash -c "[ $rc -eq 0 ] && grep -q '^base-commit: $tagc\$' '$mails/'0000-*.eml &&
+		 grep -q '^6.12.117-1~deb12u1; base-commit below is v6.12.117' '$mails/'0000-*.eml &&
+		 [ \$(git -C '$W/linux' rev-parse HEAD) = $tagc ] && [ -z \"\$(git -C '$W/linux' status --porcelain)\" ]"
+git -C "$W/linux" tag -d v6.12.117 > /dev/null
+"${E[@]}" KMMU_KSRC="$W/linux" bash "$TOP/scripts/send.sh" > "$work/log" 2>&1; rc=$?
+check "a KSRC without the tag is refused, saying which (exit $rc)" \
+	bash -c "[ $rc -ne 0 ] && grep -q 'has no tag v6.12.117' '$work/log'"
 
 echo "1..$n"
 [ $failed -eq 0 ]
