@@ -13,8 +13,10 @@
 #   make export    write that branch back to patches/ and series
 #   make send      write the cover letter and patch mails with b4 (dry run)
 #   make lava      LAVA job definitions of the test matrix (after make run), validated
-#   make bench     benchmarks (tests/bench.list), base vs patched kernel, same run
+#   make bench     benchmarks (tests/bench.list), base vs patched kernel, same run; then mirror-cost
+#   make mirror-cost   object code of the TDP MMU before feature 3 and after it, mirror backend off
 #   make kasan     build and run the patched kernel with KASAN (separate build)
+#   make litmus    the memory-ordering litmus tests (tests/litmus) with herd7 and the kernel's LKMM
 #   make scanner-test   the console scanner's tests on recorded logs
 #   make deps      install the Debian packages the tree needs (scripts/deps.list); every target runs it
 #   make fresh-check    make test in a new Debian bookworm root (debootstrap), as on a fresh machine
@@ -34,7 +36,7 @@ S := scripts
 # of each script).
 KNOBS := SERIES KSRC BRANCH FORCE_BASE DISCARD_EDITS FORCE \
 	MODES PATCHED_MODES KERNELS ONLY FRAGMENTS TEST_LIST MAX_SECONDS VM_JOBS \
-	SKIP_VM SKIP_MAINLINE SKIP_BISECT JOBS KBUILD_DIR BENCH_LIST MODE \
+	SKIP_VM SKIP_MAINLINE SKIP_BISECT JOBS KBUILD_DIR BENCH_LIST MODE COST_FUNCS \
 	PREFIX VERSION COVER SEND REFLECT COMPARE BASE_PKG BASE_VERSION APT_SUITE RETRIES RERUNS \
 	LAVA_URL LAVA_TARGET SHARD_MINUTES
 $(foreach k,$(KNOBS),$(if $(filter command line,$(origin $(k))),$(eval export KMMU_$(k) := $$($(k)))))
@@ -48,8 +50,8 @@ empty :=
 space := $(empty) $(empty)
 MAKEOVERRIDES := $(strip $(foreach v,$(filter-out $(KNOBS) KMMU_%,$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))),$(v)=$(subst $(space),\$(space),$(value $(v)))))
 
-.PHONY: run test base apply build selftests check edit export send bench kasan scanner-test clean help \
-	deps fresh-check knobs lava
+.PHONY: run test base apply build selftests check edit export send bench mirror-cost kasan scanner-test clean help \
+	deps fresh-check knobs lava litmus
 
 help:
 	@sed -n 's/^#   make /  make /p' Makefile
@@ -91,11 +93,17 @@ lava: deps
 bench: deps
 	bash $(S)/bench.sh
 
+mirror-cost: deps
+	bash $(S)/mirror-cost.sh
+
 kasan: deps
 	bash $(S)/kasan.sh
 
 scanner-test: deps
 	python3 tests/test-scanconsole.py
+
+litmus: deps
+	bash $(S)/check-litmus.sh
 
 # Every target that uses a tool installs what it needs first: no step may rely
 # on an earlier one having installed something.

@@ -85,4 +85,7 @@ for (mode, test, name), v in sorted(figures.items()):
             diff = '-'
     print('%-10s %-28s %-26s %14s %14s %14s' % (mode, test, name, b, p, diff))
 PY
+# What feature 3 costs kernels built without a mirror backend: object code.
+echo
+"$TOP/scripts/mirror-cost.sh" || rc=1
 exit $rc

@@ -6,6 +6,9 @@
 #      the verdicts on made-up runs (tests/test-report.py), a wedged guest on
 #      a fake QEMU (tests/test-hang-evidence.py), the reruns of a flaky test
 #      on stub steps (tests/test-reruns.sh)
+#      the memory-ordering arguments as litmus tests, checked by herd7 against
+#      the kernel's memory model (scripts/check-litmus.sh), and that check's own
+#      failure cases (tests/test-check-litmus.sh)
 #   3. static checks of the series, bisect build     (scripts/check-series.sh)
 #   4. the main job: base and patched kernels in the VM, side by side (scripts/run.sh)
 #   5. a splat on the console fails a run whose tests pass (tests/test-splat-detection.sh)
@@ -102,6 +105,14 @@ count_tap "$KMMU_OUT/test-hang-evidence.log"
 step reruns bash "$TOP/tests/test-reruns.sh"
 [ $? -eq 0 ] || step_rc=1
 count_tap "$KMMU_OUT/test-reruns.log"
+
+step litmus bash "$TOP/scripts/check-litmus.sh"
+[ $? -eq 0 ] || step_rc=1
+count_tap "$KMMU_OUT/test-litmus.log"
+
+step litmus-harness bash "$TOP/tests/test-check-litmus.sh"
+[ $? -eq 0 ] || step_rc=1
+count_tap "$KMMU_OUT/test-litmus-harness.log"
 
 # The bisect build needs a configured kernel: apply and configure first (the
 # main job reuses all of it).

@@ -31,6 +31,14 @@
  * shadow pages that already exist.  The host finally checks the whole data
  * memslot.
  *
+ * With -p the VM is a KVM_X86_SW_PROTECTED_VM, and L1 writes its NPT root
+ * before each VMRUN.  With the series' software backend on (kvm.mirror_sw=1)
+ * such a VM's TDP MMU roots are mirror roots, and shadowing L1's NPT
+ * write-protects the L1 pages that hold it, which L1 has mapped writable, in
+ * those mirror roots: a mirror SPTE can't be changed in place, so KVM must
+ * remove it instead, and the test then also checks the backend's counters
+ * (removals happened, no rule broken, mirror and external tables agree).
+ *
  * The library's run_guest() keeps L1's registers in a single global while L2
  * runs, which is not safe with several vCPUs, so L1 enters L2 with its own
  * small VMRUN wrapper; the rest is the library's SVM setup.
@@ -47,6 +55,7 @@
 #include "processor.h"
 #include "svm_util.h"
 #include "npt.h"
+#include "mirror_sw.h"
 
 #define DATA_SLOT		10
 /* L2 GPA of the data window, D; the slot starts here too. */
@@ -72,6 +81,11 @@ struct npt_vcpu_args {
 	uint64_t npt_root;
 	/* Take TDP faults on L1 memory before the first VMRUN. */
 	uint64_t touch_first;
+	/*
+	 * With -p: L1's GVA of the NPT root, which L1 rewrites (same value)
+	 * before each VMRUN, as a hypervisor updating its NPT would; 0 if not.
+	 */
+	uint64_t npt_root_gva;
 	/* Written by L1 before each VMRUN, read by L2. */
 	uint64_t iter;
 };
@@ -195,6 +209,18 @@ static void l1_guest_code(struct svm_test_data *svm, struct npt_vcpu_args *args)
 	for (iter = 0; iter < args->iterations; iter++) {
 		args->iter = iter;
 
+		/*
+		 * Write the NPT root: the first time, L0 maps the page writable
+		 * for L1; the VMRUN then shadows the NPT, which write-protects
+		 * that mapping (a mirror SPTE must be removed for it).  Later
+		 * writes hit a shadowed page and are emulated.
+		 */
+		if (args->npt_root_gva) {
+			uint64_t *root = (uint64_t *)args->npt_root_gva;
+
+			WRITE_ONCE(root[0], READ_ONCE(root[0]));
+		}
+
 		/* L2 starts over each time; RSP + 8 is 16-byte aligned. */
 		vmcb->save.rip = (uint64_t)l2_guest_code;
 		vmcb->save.rsp = (uint64_t)&l2_stack[L2_STACK_WORDS - 1];
@@ -277,11 +303,12 @@ static void *vcpu_thread(void *arg)
 
 static void help(const char *name)
 {
-	printf("usage: %s [-n vcpus] [-m MiB] [-i iterations]\n", name);
+	printf("usage: %s [-n vcpus] [-m MiB] [-i iterations] [-p]\n", name);
 	printf(" -n: number of vCPUs (default %d)\n", DEFAULT_NR_VCPUS);
 	printf(" -m: MiB of data window per vCPU (default %d)\n", DEFAULT_SLICE_MIB);
 	printf(" -i: L2 runs per vCPU, each with a new pattern (default %d)\n",
 	       DEFAULT_ITERATIONS);
+	printf(" -p: a KVM_X86_SW_PROTECTED_VM (mirror roots with kvm.mirror_sw=1)\n");
 	exit(0);
 }
 
@@ -289,6 +316,10 @@ int main(int argc, char *argv[])
 {
 	int nr_vcpus = DEFAULT_NR_VCPUS, slice_mib = DEFAULT_SLICE_MIB;
 	int iterations = DEFAULT_ITERATIONS;
+	struct vm_shape shape = VM_SHAPE_DEFAULT;
+	struct mirror_counts mc;
+	vm_vaddr_t npt_root_gva = 0;
+	long mirror = 0;
 	uint64_t slice, window, data_pages, extra_pages, low_end;
 	uint64_t *data, id, off, nr_bad = 0;
 	struct timespec t0, t1;
@@ -298,7 +329,7 @@ int main(int argc, char *argv[])
 	struct kvm_vm *vm;
 	int opt, i;
 
-	while ((opt = getopt(argc, argv, "hn:m:i:")) != -1) {
+	while ((opt = getopt(argc, argv, "hn:m:i:p")) != -1) {
 		switch (opt) {
 		case 'n':
 			nr_vcpus = atoi_positive("Number of vCPUs", optarg);
@@ -309,6 +340,9 @@ int main(int argc, char *argv[])
 		case 'i':
 			iterations = atoi_positive("Iterations", optarg);
 			break;
+		case 'p':
+			shape.type = KVM_X86_SW_PROTECTED_VM;
+			break;
 		case 'h':
 		default:
 			help(argv[0]);
@@ -317,6 +351,10 @@ int main(int argc, char *argv[])
 
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_SVM));
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_NPT));
+	if (shape.type == KVM_X86_SW_PROTECTED_VM) {
+		TEST_REQUIRE(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM));
+		mirror = read_kvm_param("mirror_sw") == 1;
+	}
 
 	slice = (uint64_t)slice_mib << 20;
 	window = slice * nr_vcpus;
@@ -334,7 +372,7 @@ int main(int argc, char *argv[])
 	threads = calloc(nr_vcpus, sizeof(*threads));
 	TEST_ASSERT(vcpus && threads, "Out of memory");
 
-	vm = __vm_create_with_vcpus(VM_SHAPE_DEFAULT, nr_vcpus, extra_pages,
+	vm = __vm_create_with_vcpus(shape, nr_vcpus, extra_pages,
 				    l1_guest_code, vcpus);
 
 	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT,
@@ -343,6 +381,10 @@ int main(int argc, char *argv[])
 	virt_map(vm, DATA_GPA, DATA_GPA, data_pages);
 
 	npt_root = npt_build(vm, window, window, &low_end);
+	if (shape.type == KVM_X86_SW_PROTECTED_VM) {
+		npt_root_gva = vm_vaddr_unused_gap(vm, PAGE_SIZE, KVM_UTIL_MIN_VADDR);
+		virt_map(vm, npt_root_gva, npt_root, 1);
+	}
 
 	/*
 	 * The alias gets the poison; the window's backing gets, in the first
@@ -370,6 +412,7 @@ int main(int argc, char *argv[])
 		args->iterations = iterations;
 		args->npt_root = npt_root;
 		args->touch_first = !(i & 1);
+		args->npt_root_gva = npt_root_gva;
 		vcpu_args_set(vcpus[i], 2, svm_gva, args_gva);
 	}
 
@@ -415,6 +458,18 @@ int main(int argc, char *argv[])
 	 */
 	TEST_ASSERT(vm_get_stat(vm, "mmu_cache_miss") > 0,
 		    "No shadow page was created: L2 did not run on shadowed NPT");
+
+	/*
+	 * Mirror roots: the L1 pages holding the NPT were write-protected by
+	 * removing their mirror SPTEs, and every change reached the backend.
+	 */
+	if (mirror) {
+		read_mirror_counts(vm, &mc);
+		TEST_ASSERT(mc.removals > 0 && !mc.violations && mc.compared > 0 &&
+			    !mc.mismatches,
+			    "mirror_sw: %lld removals, %lld violations, %lld compared, %lld mismatches",
+			    mc.removals, mc.violations, mc.compared, mc.mismatches);
+	}
 
 	pr_info("OK: %d vCPUs x %d L2 runs with NPT, %lu MiB checked by L1 and host in %.2fs\n",
 		nr_vcpus, iterations, (unsigned long)(2 * window >> 20),
