@@ -11,7 +11,8 @@
 #   make check     checkpatch --strict, bisect build with W=1, sparse vs base
 #   make edit      turn the series into a git branch of the base, to edit
 #   make export    write that branch back to patches/ and series
-#   make send      write the cover letter and patch mails (dry run)
+#   make send      write the cover letter and patch mails with b4 (dry run)
+#   make lava      LAVA job definitions of the test matrix (after make run), validated
 #   make bench     benchmarks (tests/bench.list), base vs patched kernel, same run; then mirror-cost
 #   make mirror-cost   object code of the TDP MMU before feature 3 and after it, mirror backend off
 #   make kasan     build and run the patched kernel with KASAN (separate build)
@@ -36,7 +37,8 @@ S := scripts
 KNOBS := SERIES KSRC BRANCH FORCE_BASE DISCARD_EDITS FORCE \
 	MODES PATCHED_MODES KERNELS ONLY FRAGMENTS TEST_LIST MAX_SECONDS VM_JOBS \
 	SKIP_VM SKIP_MAINLINE SKIP_BISECT JOBS KBUILD_DIR BENCH_LIST MODE COST_FUNCS \
-	PREFIX VERSION COVER SEND BASE_PKG BASE_VERSION APT_SUITE RETRIES RERUNS
+	PREFIX VERSION COVER SEND REFLECT COMPARE BASE_PKG BASE_VERSION APT_SUITE RETRIES RERUNS \
+	LAVA_URL LAVA_TARGET SHARD_MINUTES
 $(foreach k,$(KNOBS),$(if $(filter command line,$(origin $(k))),$(eval export KMMU_$(k) := $$($(k)))))
 ignored_env := $(strip $(foreach k,$(KNOBS),$(if $(filter environment%,$(origin $(k))),$(k))))
 ifneq ($(ignored_env),)
@@ -49,7 +51,7 @@ space := $(empty) $(empty)
 MAKEOVERRIDES := $(strip $(foreach v,$(filter-out $(KNOBS) KMMU_%,$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))),$(v)=$(subst $(space),\$(space),$(value $(v)))))
 
 .PHONY: run test base apply build selftests check edit export send bench mirror-cost kasan scanner-test clean help \
-	deps fresh-check knobs litmus
+	deps fresh-check knobs lava litmus
 
 help:
 	@sed -n 's/^#   make /  make /p' Makefile
@@ -84,6 +86,9 @@ export: deps
 
 send: deps
 	bash $(S)/send.sh
+
+lava: deps
+	bash $(S)/lava.sh
 
 bench: deps
 	bash $(S)/bench.sh

@@ -6,6 +6,7 @@
 #  - each patch: a "KVM: ...:"-style shortlog of at most 80 characters, the
 #    role identity as author and in a Signed-off-by, a changelog body
 #  - scripts/checkpatch.pl --strict of the base tree: no error, warning or check
+#  - b4 prep --check: the mails as make send writes them (scripts/send.sh --check)
 #  - bisect build: the patches pushed one by one with quilt (--fuzz=0) on a
 #    copy of the base tree (out/bisect/src); after each, arch/x86/kvm/ (and
 #    virt/kvm/) builds with W=1, and the files the patch touches have no W=1
@@ -107,6 +108,15 @@ for p in $listed; do
 	grep -qE '(ERROR|WARNING|CHECK):|spdxcheck.py failed' "$tmp/cp" && tap fail "checkpatch --strict: $p" "$tmp/cp" ||
 		tap ok "checkpatch --strict: $p"
 done
+
+# b4 prep --check: checkpatch on the mails as make send would post them
+# (the sender's identity, b4's cover letter), on the b4 branch send.sh makes.
+if "$TOP/scripts/send.sh" --check > "$tmp/b4check" 2> "$tmp/b4check.err"; then
+	tap ok "$(sed -n 's/^ok [0-9]* //p' "$tmp/b4check" | head -n 1)"
+else
+	cat "$tmp/b4check.err" >> "$tmp/b4check"
+	tap fail "b4 prep --check (scripts/send.sh --check)" "$tmp/b4check"
+fi
 
 if [ "${KMMU_SKIP_BISECT:-0}" = 1 ]; then
 	echo "# KMMU_SKIP_BISECT=1: bisect build, W=1 and sparse not run"

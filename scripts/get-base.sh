@@ -35,37 +35,8 @@ mkdir -p "$debs" "$tree"
 
 [ -n "$BASE_VERSION" ] || die "no '# base-version:' line in $SERIES_FILE"
 
-# apt-get/apt-cache, through the private configuration when the series names
-# an apt suite.
-APT_OPTS=()
-private_apt() {
-	local dir=$KMMU_CACHE/apt/$APT_SUITE uri keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-	# The machine's Debian mirror: first URIs: line of a deb822 source, else
-	# the first "deb" line of sources.list.
-	uri=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null |
-	      grep -v -- '-security' | head -n 1)
-	[ -n "$uri" ] || uri=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++)
-		if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' /etc/apt/sources.list 2>/dev/null)
-	[ -n "$uri" ] || die "cannot find the machine's Debian mirror in /etc/apt/sources.list{,.d/*.sources}"
-	[ -f "$keyring" ] || need /usr/share/keyrings/debian-archive-keyring.gpg:debian-archive-keyring
-	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/etc/preferences.d"
-	printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: %s\n' \
-		"$uri" "$APT_SUITE" "$keyring" > "$dir/etc/private.sources"
-	: > "$dir/etc/empty.list"
-	APT_OPTS=(-o "Dir::Etc::SourceList=$dir/etc/empty.list"
-		  -o "Dir::Etc::SourceParts=$dir/etc"
-		  -o "Dir::Etc::Preferences=$dir/etc/empty.list"
-		  -o "Dir::Etc::PreferencesParts=$dir/etc/preferences.d"
-		  -o "Dir::State::Lists=$dir/lists"
-		  -o "Dir::Cache=$dir/cache"
-		  -o "Debug::NoLocking=1" -o "APT::Sandbox::User=root")
-	if [ ! -e "$dir/.updated" ] || [ -n "$(find "$dir/.updated" -mmin +360)" ]; then
-		msg "apt-get update of $APT_SUITE from $uri (private configuration in $dir)"
-		apt-get "${APT_OPTS[@]}" update -qq >&2 ||
-			die "apt-get update of $APT_SUITE failed (private configuration in $dir)"
-		touch "$dir/.updated"
-	fi
-}
+# apt-get/apt-cache go through the private configuration (private_apt in
+# scripts/lib.sh) when the series names an apt suite.
 
 deb_for() { ls "$debs/${BASE_PKG}_$(printf %s "$1" | sed 's/:/%3a/')_"*.deb 2>/dev/null | head -n 1 || true; }
 

@@ -16,6 +16,18 @@ mount -t tmpfs tmpfs /tmp
 mkdir -p /dev/hugepages && mount -t hugetlbfs hugetlbfs /dev/hugepages
 
 tap=/dev/ttyS1
+# kmmu.tap=console (LAVA jobs, scripts/lava-jobs.py): the TAP goes to the
+# console, the one serial port a lab reads, and each result is also said as
+# "kmmu-result: <id>_<name> pass|fail|skip" for the job's monitor pattern.
+lava=
+if grep -q 'kmmu\.tap=console' /proc/cmdline; then
+	tap=/dev/console lava=1
+fi
+lava_result() {	# lava_result ID NAME RC
+	[ -n "$lava" ] || return 0
+	case $3 in 0) r=pass ;; 4) r=skip ;; *) r=fail ;; esac
+	echo "kmmu-result: $(echo "${1}_$2" | tr -c -- '-_a-zA-Z0-9.\n' _) $r" > $tap
+}
 group=$(sed -n 's/.*kmmu\.group=\([0-9]*\).*/\1/p' /proc/cmdline)
 list=/tests/group-$group.list
 only=$(sed -n 's/.*kmmu\.only=\([0-9,]*\).*/\1/p' /proc/cmdline)
@@ -122,6 +134,7 @@ else
 		fi
 		if [ ! -x "$bin" ]; then
 			echo "not ok $id $name # binary missing from the initramfs" > $tap
+			lava_result "$id" "$name" 127
 			continue
 		fi
 		# The host watchdog kills the whole VM if the guest wedges; this
@@ -151,6 +164,7 @@ else
 		137)	echo "not ok $id $name # TIMEOUT after ${timeout}s (killed in the guest)" > $tap ;;
 		*)	echo "not ok $id $name # exit=$rc time=${secs}s${flaky:+ (also failed before: $flaky)}" > $tap ;;
 		esac
+		lava_result "$id" "$name" "$rc"
 	done < "$list"
 fi
 echo "# kmmu-done" > $tap

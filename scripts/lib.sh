@@ -68,7 +68,7 @@ series_patches() {
 # Install the Debian packages that provide the given commands when missing.
 # Arguments: cmd:package pairs (cmd: a command in PATH, or an absolute path).
 need() {
-	local pair cmd pkg missing=()
+	local pair cmd pkg missing=() private=()
 	for pair in "$@"; do
 		cmd=${pair%%:*}; pkg=${pair#*:}
 		if [ "${cmd#/}" != "$cmd" ]; then
@@ -76,8 +76,12 @@ need() {
 		else
 			command -v "$cmd" >/dev/null 2>&1 && continue
 		fi
-		missing+=("$pkg")
+		case $pkg in
+		*=*@*) private+=("$pkg") ;;
+		*) missing+=("$pkg") ;;
+		esac
 	done
+	[ ${#private[@]} -eq 0 ] || need_private "${private[@]}"
 	[ ${#missing[@]} -eq 0 ] && return 0
 	if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
 		die "missing tools, install these Debian packages: ${missing[*]}"
@@ -96,6 +100,76 @@ need() {
 		fi
 		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
 			--no-install-recommends "${missing[@]}" >&2 || die "apt-get install ${missing[*]} failed"
+	) 9> "$KMMU_CACHE/apt.lock" || exit 1
+}
+
+# private_apt [SUITE]: set APT_OPTS to a private apt configuration under
+# $KMMU_CACHE/apt/<suite> (default: the series' "# apt-suite:", $APT_SUITE):
+# the machine's own Debian mirror, that suite alone, its own package lists.
+# apt-get "${APT_OPTS[@]}" download/show then see that suite only; the
+# machine's apt sources, preferences and state are never changed.
+APT_OPTS=()
+private_apt() {
+	local suite=${1:-$APT_SUITE}
+	local dir=$KMMU_CACHE/apt/$suite uri keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+	# The machine's Debian mirror: first URIs: line of a deb822 source, else
+	# the first "deb" line of sources.list.
+	uri=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null |
+	      grep -v -- '-security' | head -n 1)
+	[ -n "$uri" ] || uri=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++)
+		if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' /etc/apt/sources.list 2>/dev/null)
+	[ -n "$uri" ] || die "cannot find the machine's Debian mirror in /etc/apt/sources.list{,.d/*.sources}"
+	[ -f "$keyring" ] || need /usr/share/keyrings/debian-archive-keyring.gpg:debian-archive-keyring
+	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/etc/preferences.d"
+	printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: %s\n' \
+		"$uri" "$suite" "$keyring" > "$dir/etc/private.sources"
+	: > "$dir/etc/empty.list"
+	APT_OPTS=(-o "Dir::Etc::SourceList=$dir/etc/empty.list"
+		  -o "Dir::Etc::SourceParts=$dir/etc"
+		  -o "Dir::Etc::Preferences=$dir/etc/empty.list"
+		  -o "Dir::Etc::PreferencesParts=$dir/etc/preferences.d"
+		  -o "Dir::State::Lists=$dir/lists"
+		  -o "Dir::Cache=$dir/cache"
+		  -o "Debug::NoLocking=1" -o "APT::Sandbox::User=root")
+	if [ ! -e "$dir/.updated" ] || [ -n "$(find "$dir/.updated" -mmin +360)" ]; then
+		msg "apt-get update of $suite from $uri (private configuration in $dir)"
+		apt-get "${APT_OPTS[@]}" update -qq >&2 ||
+			die "apt-get update of $suite failed (private configuration in $dir)"
+		touch "$dir/.updated"
+	fi
+}
+
+# need_private NAME=VERSION@SUITE...: packages of another Debian suite (b4
+# 0.14 from trixie), each pinned to its version: downloaded through the
+# private apt configuration of that suite (private_apt), then installed with
+# the machine's own apt, which takes every dependency from the machine's own
+# sources.  Only the named package comes from the other suite; the machine's
+# apt sources and preferences stay as they are.
+need_private() {
+	local spec name version suite deb
+	if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+		die "missing tools: install these Debian packages (name=version@suite): $*"
+	fi
+	mkdir -p "$KMMU_CACHE/debs"
+	(
+		flock 9
+		for spec in "$@"; do
+			name=${spec%%=*} version=${spec#*=} suite=${version#*@} version=${version%@*}
+			deb=$(ls "$KMMU_CACHE/debs/${name}_$(printf %s "$version" | sed 's/:/%3a/')_"*.deb 2>/dev/null | head -n 1)
+			if [ -z "$deb" ]; then
+				private_apt "$suite"
+				apt-cache "${APT_OPTS[@]}" show "$name=$version" >/dev/null 2>&1 ||
+					die "$name $version is not in $suite any more: pick another version in scripts/deps.list (apt-cache ${APT_OPTS[*]} madison $name)"
+				msg "downloading $name $version from $suite (private apt configuration)"
+				(cd "$KMMU_CACHE/debs" && apt-get "${APT_OPTS[@]}" download -q "$name=$version" >&2) ||
+					die "apt-get download $name=$version from $suite failed"
+				deb=$(ls "$KMMU_CACHE/debs/${name}_$(printf %s "$version" | sed 's/:/%3a/')_"*.deb | head -n 1)
+			fi
+			msg "installing $name $version from $suite, its dependencies from the machine's own sources"
+			DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+				--no-install-recommends "$deb" >&2 ||
+				die "apt-get install $deb failed (its dependencies must be in the machine's own sources)"
+		done
 	) 9> "$KMMU_CACHE/apt.lock" || exit 1
 }
 

@@ -76,6 +76,8 @@ mainline_builds() {
 	if [ $prc -eq 0 ]; then
 		step mainline-static env KMMU_SERIES=mainline bash "$TOP/scripts/check-series.sh"
 		src=$?
+		step mainline-send env KMMU_SERIES=mainline bash "$TOP/scripts/send.sh"
+		[ $? -eq 0 ] || src=1
 	fi
 	echo "$prc $src" > "$KMMU_OUT/mainline-builds.rc"
 }
@@ -127,6 +129,16 @@ step static bash "$TOP/scripts/check-series.sh"
 [ $? -eq 0 ] || step_rc=1
 count_tap "$KMMU_OUT/test-static.log"
 
+# make send (b4 prep --check, b4 send -o: the mails as a dry run) and make
+# lava (the jobs, LAVA's schema) on fake trees and artifacts, each check also
+# failing on a broken input; then the real series' dry run.
+step send-lava bash "$TOP/tests/test-send-lava.sh"
+[ $? -eq 0 ] || step_rc=1
+count_tap "$KMMU_OUT/test-send-lava.log"
+step send bash "$TOP/scripts/send.sh"
+[ $? -eq 0 ] || step_rc=1
+count_tap "$KMMU_OUT/test-send.log"
+
 mainline_count() {	# count what mainline_builds did; 0 when the VM run may go on
 	local prc src
 	read -r prc src < "$KMMU_OUT/mainline-builds.rc" 2>/dev/null || prc=1
@@ -138,6 +150,7 @@ mainline_count() {	# count what mainline_builds did; 0 when the VM run may go on
 	passed=$((passed + 1))
 	[ "$src" -eq 0 ] || step_rc=1
 	count_tap "$KMMU_OUT/test-mainline-static.log"
+	count_tap "$KMMU_OUT/test-mainline-send.log"
 }
 
 # A TCG VM keeps about one core busy, and the VM runs go two at a time
