@@ -10,7 +10,9 @@
 #  - bisect build: the patches pushed one by one with quilt (--fuzz=0) on a
 #    copy of the base tree (out/bisect/src); after each, arch/x86/kvm/ (and
 #    virt/kvm/) builds with W=1, and the files the patch touches have no W=1
-#    warning and no sparse (C=2) warning that the base does not already have.
+#    warning and no sparse (C=2) warning that the base does not already have;
+#    then the whole series once more with the options it adds
+#    (configs/series-NAME.config) off, as a distribution builds it.
 #
 # Environment: KMMU_SKIP_BISECT=1 (make check SKIP_BISECT=1) skips the build
 # steps (metadata and checkpatch only).
@@ -199,9 +201,11 @@ if [ -z "$sparse_skip" ]; then
 	done
 fi
 
+pushed_all=1
 for p in $listed; do
 	if ! qpush > "$tmp/push" 2>&1; then
 		tap fail "applies with quilt --fuzz=0 on the previous patches: $p" "$tmp/push"
+		pushed_all=
 		break
 	fi
 	# The patched kernel's config again, so that an option the series adds
@@ -241,5 +245,29 @@ for p in $listed; do
 	done
 	tap "$([ -s "$tmp/new-sparse" ] && echo fail || echo ok)" "no new sparse warning: $p" "$tmp/new-sparse"
 done
+
+# The whole series with the options it adds (configs/series-NAME.config)
+# turned off: the configuration of every kernel that does not ask for them,
+# a distribution's among them.  The loop above builds each patch with them
+# on; code that only compiles with them on (a field or function behind an
+# #ifdef of theirs) fails here.
+scfg=$TOP/configs/series-$SERIES_NAME.config
+if [ -n "$pushed_all" ] && [ -f "$scfg" ] && grep -q '^CONFIG_[A-Za-z0-9_]*=[ym]' "$scfg"; then
+	off=$(sed -n 's/^CONFIG_\([A-Za-z0-9_]*\)=[ym]$/\1/p' "$scfg")
+	cp "$cfg" "$obj/.config"
+	for o in $off; do "$src/scripts/config" --file "$obj/.config" -d "$o"; done
+	bmake -s olddefconfig >/dev/null
+	what="the series builds with $(echo $off | sed 's/ /, /g') off (W=1, arch/x86/kvm virt/kvm)"
+	if bmake -s W=1 arch/x86/kvm/ virt/kvm/ > /dev/null 2> "$tmp/w1"; then
+		norm < "$tmp/w1" > "$tmp/w1.n"
+		: > "$tmp/new-w1"
+		for fl in $(series_files); do
+			comm -13 <(grep "^$fl: " "$tmp/w1-base.n" || true) <(grep "^$fl: " "$tmp/w1.n" || true) >> "$tmp/new-w1"
+		done
+		tap "$([ -s "$tmp/new-w1" ] && echo fail || echo ok)" "$what, no new warning" "$tmp/new-w1"
+	else
+		tap fail "$what" "$tmp/w1"
+	fi
+fi
 echo "1..$n"
 [ $failed -eq 0 ]
