@@ -52,12 +52,14 @@ cmake() {
 }
 build_state() {	# build_state NAME y|n: the objects with CONFIG_KVM_MMU_MIRROR_SW=y|n
 	cp "$cfg" "$obj/.config"
-	"$src/scripts/config" --file "$obj/.config" "$([ "$2" = y ] && echo -e || echo -d)" KVM_MMU_MIRROR_SW
+	local op=--disable
+	[ "$2" = y ] && op=--enable
+	"$src/scripts/config" --file "$obj/.config" "$op" KVM_MMU_MIRROR_SW
 	cmake olddefconfig >/dev/null
 	cmake $OBJS > "$work/build-$1.log" 2>&1 || die "building $OBJS ($1) failed: see $work/build-$1.log"
 	mkdir -p "$res/$1"
 	for o in $OBJS; do cp "$obj/$o" "$res/$1/"; done
-	local w=without
+	w=without
 	grep -q '^CONFIG_KVM_MMU_MIRROR=y' "$obj/.config" && w=with
 	msg "mirror cost: $1 built, $w CONFIG_KVM_MMU_MIRROR"
 }
