@@ -35,32 +35,9 @@ fi
 
 need_group fetch
 
-dir=$KMMU_CACHE/apt/$SUITE
-keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-# The machine's Debian mirror: first URIs: line of a deb822 source, else the
-# first "deb" line of sources.list (as scripts/get-base.sh finds it).
-uri=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null |
-      grep -v -- '-security' | head -n 1)
-[ -n "$uri" ] || uri=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++)
-	if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' /etc/apt/sources.list 2>/dev/null)
-[ -n "$uri" ] || die "cannot find the machine's Debian mirror in /etc/apt/sources.list{,.d/*.sources}"
-mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/etc/preferences.d"
-printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: %s\n' \
-	"$uri" "$SUITE" "$keyring" > "$dir/etc/private.sources"
-: > "$dir/etc/empty.list"
-APT_OPTS=(-o "Dir::Etc::SourceList=$dir/etc/empty.list"
-	  -o "Dir::Etc::SourceParts=$dir/etc"
-	  -o "Dir::Etc::Preferences=$dir/etc/empty.list"
-	  -o "Dir::Etc::PreferencesParts=$dir/etc/preferences.d"
-	  -o "Dir::State::Lists=$dir/lists"
-	  -o "Dir::Cache=$dir/cache"
-	  -o "Debug::NoLocking=1" -o "APT::Sandbox::User=root")
-if [ ! -e "$dir/.updated" ] || [ -n "$(find "$dir/.updated" -mmin +360)" ]; then
-	msg "apt-get update of $SUITE from $uri (private configuration in $dir)"
-	apt-get "${APT_OPTS[@]}" update -qq >&2 ||
-		die "apt-get update of $SUITE failed (private configuration in $dir): cannot fetch herd7"
-	touch "$dir/.updated"
-fi
+# The private apt configuration of sid, as for the 7.3 base and b4
+# (lib.sh): the machine's own apt sources are never touched.
+private_apt "$SUITE"
 
 # The version of PKG in sid (the newest, when sid has several).
 sid_version() {

@@ -96,7 +96,7 @@ printf '#!/bin/sh\necho "E: cannot reach the mirror" >&2\nexit 100\n' > "$work/b
 chmod +x "$work/bin/apt-get"
 PATH=$work/bin:$PATH KMMU_HERD7= KMMU_CACHE=$work/empty-cache check "$TOP/tests/litmus/mirror-freeze.litmus"
 t "herd7 cannot be fetched: a clear error, non-zero" \
-	'[ $rc -ne 0 ] && grep -q "^error: apt-get update of sid failed .*cannot fetch herd7" "$work/log" &&
+	'[ $rc -ne 0 ] && grep -q "^error: apt-get update of sid failed" "$work/log" &&
 	 grep -q "^error: herd7 is not available" "$work/log" && ! grep -q "^ok" "$work/log"'
 mkdir -p "$work/no-lkmm"
 KMMU_LKMM_DIR=$work/no-lkmm check "$TOP/tests/litmus/mirror-freeze.litmus"
