@@ -87,5 +87,5 @@ for (mode, test, name), v in sorted(figures.items()):
 PY
 # What feature 3 costs kernels built without a mirror backend: object code.
 echo
-"$TOP/scripts/mirror-cost.sh" || rc=1
+bash "$TOP/scripts/mirror-cost.sh" || rc=1
 exit $rc
