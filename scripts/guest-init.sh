@@ -44,6 +44,45 @@ inject=$(sed -n 's/.*kmmu\.inject=\([a-z]*\).*/\1/p' /proc/cmdline)
 noretry=$(sed -n 's/.*kmmu\.noretry=\([01]\).*/\1/p' /proc/cmdline)
 kmsg() { echo "kmmu: $*" > /dev/kmsg; }
 
+# Yield paths (yield:SYM+SYM in the list): every call of
+# __cond_resched_rwlock_read() or _write() is recorded with the address it
+# returns to, which names the function whose need-to-yield branch was taken
+# (the check before the call is need_resched() || rwlock_needbreak(), so a
+# call means that branch ran).  A kprobe at the first instruction sees the
+# return address at the top of the stack.
+tr=/sys/kernel/tracing
+yield_setup() {
+	[ -d $tr/events ] || mount -t tracefs tracefs $tr 2>/dev/null ||
+		{ echo "tracefs cannot be mounted"; return 1; }
+	[ -w $tr/kprobe_events ] || { echo "no kprobe_events (CONFIG_KPROBE_EVENTS)"; return 1; }
+	if [ ! -d $tr/events/kmmu ]; then
+		for l in read write; do
+			echo "p:kmmu/yield_$l __cond_resched_rwlock_$l caller=+0(\$stack):symbol" \
+				>> $tr/kprobe_events || { echo "kprobe on __cond_resched_rwlock_$l refused"; return 1; }
+		done
+	fi
+	echo 0 > $tr/tracing_on
+	echo 4096 > $tr/buffer_size_kb
+	echo > $tr/trace
+	echo 1 > $tr/events/kmmu/enable && echo 1 > $tr/tracing_on
+}
+# yield_count SYMS: print "SYM lock N" per function and lock that yielded,
+# and return 1 if none of SYMS (+-separated) did.
+yield_count() {
+	echo 0 > $tr/tracing_on
+	echo 0 > $tr/events/kmmu/enable
+	grep -o 'yield_[a-z]*: ([^)]*) caller=[A-Za-z0-9_.]*' $tr/trace |
+		sed 's/yield_\([a-z]*\): ([^)]*) caller=\(.*\)/\2 \1/' | sort | uniq -c |
+		awk '{ print $2, $3, $1 }' > /tmp/yields
+	[ "$(cat $tr/per_cpu/cpu*/stats 2>/dev/null | awk '/^overrun/ { n += $2 } END { print n + 0 }')" = 0 ] ||
+		echo "(trace buffer overran: counts are lower bounds)"
+	cat /tmp/yields
+	for s in $(echo "$1" | tr + ' '); do
+		grep -q "^$s " /tmp/yields && return 0
+	done
+	return 1
+}
+
 # What every thread of a test is doing, three times a second apart: its state
 # (R running, S/D sleeping), the CPU time it has used (utime stime, in ticks),
 # where it sleeps, and its kernel stack.  It goes to the test's own output,
@@ -101,7 +140,7 @@ run_limited() {
 if [ ! -f "$list" ]; then
 	echo "# kmmu-error no test list $list" > $tap
 else
-	while IFS='	' read -r id name timeout retries args; do
+	while IFS='	' read -r id name timeout retries ysyms args; do
 		[ -n "$id" ] || continue
 		if [ -n "$only" ]; then
 			case ",$only," in *",$id,"*) ;; *) continue ;; esac
@@ -141,7 +180,10 @@ else
 		# inner limit catches a test that merely runs too long.  A test
 		# the list marks retry:N gets N more attempts after a failure;
 		# every failed attempt's output stays in the log.
-		flaky=
+		flaky= ywhy=
+		if [ "$ysyms" != - ]; then
+			ywhy=$(yield_setup) || ywhy="yield count unavailable: $ywhy"
+		fi
 		while :; do
 			(cd /tmp && run_limited "$timeout" "$bin" $args) > /tmp/out 2>&1
 			rc=$?
@@ -156,12 +198,22 @@ else
 		end=$(cut -d' ' -f1 /proc/uptime)
 		kmsg "end test $id $name rc=$rc"
 		sed 's/^/# /' /tmp/out > $tap
+		# A test that targets a yield path fails if no function it names
+		# yielded, over all attempts: its check could not have failed.
+		if [ "$ysyms" != - ]; then
+			if [ -z "$ywhy" ]; then
+				yield_count "$ysyms" > /tmp/yields.out || ywhy="yield path not taken: no call from $(echo "$ysyms" | sed 's/+/ or /g') to __cond_resched_rwlock_*()"
+				sed 's/^/# kmmu-yield /' /tmp/yields.out > $tap
+			fi
+			[ -n "$ywhy" ] && [ "$rc" = 0 ] && rc=yield
+		fi
 		secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
 		case $rc in
 		0)	echo "ok $id $name # time=${secs}s${flaky:+ flaky: passed on retry after $flaky}" > $tap ;;
 		4)	why=$(grep -m1 -iE 'skip|requirement|not supported' /tmp/out | tr -d '#' | cut -c1-120)
 			echo "ok $id $name # SKIP ${why:-exit code 4} time=${secs}s" > $tap ;;
 		137)	echo "not ok $id $name # TIMEOUT after ${timeout}s (killed in the guest)" > $tap ;;
+		yield)	echo "not ok $id $name # $ywhy time=${secs}s" > $tap ;;
 		*)	echo "not ok $id $name # exit=$rc time=${secs}s${flaky:+ (also failed before: $flaky)}" > $tap ;;
 		esac
 		lava_result "$id" "$name" "$rc"

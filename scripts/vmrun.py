@@ -84,6 +84,10 @@ def parse_list(path):
             modes = [p[5:] for p in params if p.startswith('mode:')]
             also = [p[5:] for p in params if p.startswith('also:')]
             retries = [p[6:] for p in params if p.startswith('retry:')]
+            yields = [p[6:] for p in params if p.startswith('yield:')]
+            if len(yields) > 1 or (yields and not re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*(\+[A-Za-z_][A-Za-z0-9_]*)*',
+                                                               yields[0])):
+                raise SystemExit('%s:%d: yield:SYM[+SYM...] takes function names, once' % (path, lineno))
             if retries and not (len(retries) == 1 and retries[0].isdigit()):
                 raise SystemExit('%s:%d: retry:N takes one number' % (path, lineno))
             for m in modes + also:
@@ -96,7 +100,8 @@ def parse_list(path):
                 'id': len(tests) + 1,
                 'name': name,
                 'timeout': int(timeout),
-                'boot': [p for p in params if not p.startswith(('mode:', 'also:', 'retry:'))],
+                'boot': [p for p in params if not p.startswith(('mode:', 'also:', 'retry:', 'yield:'))],
+                'yield': yields[0].split('+') if yields else [],
                 'retries': int(retries[0]) if retries else DEFAULT_RETRIES,
                 'modes': modes or sorted(set(MODES) - OPT_IN_MODES | set(also)),
                 'args': ' '.join(fields[3:]),
@@ -154,8 +159,8 @@ def cmd_initramfs(a):
         for g in groups_of(tests):
             with open(os.path.join(d, 'tests', 'group-%d.list' % g['n']), 'w') as f:
                 for t in g['tests']:
-                    f.write('%d\t%s\t%d\t%d\t%s\n' % (t['id'], t['name'], t['timeout'],
-                                                    t['retries'], t['args']))
+                    f.write('%d\t%s\t%d\t%d\t%s\t%s\n' % (t['id'], t['name'], t['timeout'], t['retries'],
+                                                        '+'.join(t.get('yield', [])) or '-', t['args']))
         with open(os.path.join(d, 'tests', 'groups.json'), 'w') as f:
             json.dump(groups_of(tests), f)
         find = subprocess.Popen(['find', '.', '-print0'], cwd=d, stdout=subprocess.PIPE)

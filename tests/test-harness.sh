@@ -386,6 +386,44 @@ f = tempfile.NamedTemporaryFile('w', suffix='.list', delete=False)
 f.write('a 10 -\nb 10 retry:0\nc 10 retry:3,mode:tdp\n'); f.close()
 assert [x['retries'] for x in vmrun.parse_list(f.name)] == [1, 0, 3]
 "
+check "yield:SYM+SYM is parsed, kept out of the boot line, and checked" python3 -c "
+import sys, tempfile; sys.path.insert(0, '$TOP/scripts'); import vmrun
+f = tempfile.NamedTemporaryFile('w', suffix='.list', delete=False)
+f.write('a 10 -\\nb 10 yield:f_one+f_two,x.y=1\\n'); f.close()
+t = vmrun.parse_list(f.name)
+assert [x['yield'] for x in t] == [[], ['f_one', 'f_two']], t
+assert t[1]['boot'] == ['x.y=1'], t
+for bad in ('yield:', 'yield:a+', 'yield:a-b', 'yield:a,yield:b'):
+    f = open(f.name, 'w'); f.write('a 10 %s\\n' % bad); f.close()
+    try:
+        vmrun.parse_list(f.name)
+    except SystemExit as e:
+        assert 'yield:' in str(e), e
+    else:
+        raise AssertionError('accepted ' + bad)
+"
+# The guest's yield count (scripts/guest-init.sh), on made-up trace output:
+# a yield by a named function passes, yields by others only fail.
+yield_tr=$work/yield-tr
+mkdir -p "$yield_tr/events/kmmu" "$yield_tr/per_cpu/cpu0"
+sed -n '/^yield_count() {/,/^}/p' "$TOP/scripts/guest-init.sh" > "$work/yield-count.sh"
+printf 'overrun: 0\n' > "$yield_tr/per_cpu/cpu0/stats"
+cat > "$yield_tr/trace.yes" <<'TR'
+ kvm-nx-lpage-re-91 [001] d..1. 12.5: yield_write: (__cond_resched_rwlock_write+0x0/0x90) caller=kvm_recover_nx_huge_pages+0x1f3/0x420
+ kvm-nx-lpage-re-91 [001] d..1. 12.6: yield_write: (__cond_resched_rwlock_write+0x0/0x90) caller=kvm_recover_nx_huge_pages+0x1f3/0x420
+ huge_page_recov-77 [000] d..1. 13.1: yield_read: (__cond_resched_rwlock_read+0x0/0x90) caller=kvm_tdp_mmu_wrprot_slot+0x9a/0x200
+TR
+grep -v kvm_recover_nx "$yield_tr/trace.yes" > "$yield_tr/trace.no"
+check "the yield count finds the named function's yields, by lock" sh -c "
+	cd '$work' && tr='$yield_tr' && . ./yield-count.sh && cp '$yield_tr/trace.yes' '$yield_tr/trace' &&
+	yield_count other_fn+kvm_recover_nx_huge_pages > out.y && grep -qx 'kvm_recover_nx_huge_pages write 2' out.y"
+check "the yield count fails when only other functions yielded" sh -c "
+	cd '$work' && tr='$yield_tr' && . ./yield-count.sh && cp '$yield_tr/trace.no' '$yield_tr/trace' &&
+	! yield_count kvm_recover_nx_huge_pages > out.n && grep -qx 'kvm_tdp_mmu_wrprot_slot read 1' out.n"
+check "the yield count says when the trace buffer overran" sh -c "
+	cd '$work' && tr='$yield_tr' && . ./yield-count.sh && cp '$yield_tr/trace.yes' '$yield_tr/trace' &&
+	printf 'overrun: 5\n' > '$yield_tr/per_cpu/cpu0/stats' &&
+	yield_count kvm_recover_nx_huge_pages | grep -q 'overran'"
 check "the mirror mode runs only the tests that ask for it (also:mirror)" python3 -c "
 import sys, tempfile; sys.path.insert(0, '$TOP/scripts'); import vmrun
 f = tempfile.NamedTemporaryFile('w', suffix='.list', delete=False)
