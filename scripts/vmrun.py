@@ -632,7 +632,9 @@ def boot_group(a, g, outdir, deadline, only=None, tag=''):
     dump = None
     begun_at = {}
     while proc.poll() is None:
-        time.sleep(1)
+        # Often at first (a guest that fails at once, or a fake QEMU in the
+        # harness's tests), then once a second.
+        time.sleep(0.1 if time.time() - start < 3 else 1)
         now = time.time()
         text = open(tap, errors='replace').read() if os.path.exists(tap) else ''
         results, begun, _ = parse_tap(text)
@@ -705,17 +707,25 @@ class Progress:
         except OSError:
             pass
 
-    def start(self, tests, reused=0, when=None):
+    def start(self, tests, already):
+        """TESTS are to run; ALREADY, the records there are before any boot
+        (skipped for the guest CPU, reused from the cache)."""
         self.tests = {t['id']: t for t in tests}
-        self.total = len(tests) + reused
-        self.offset = reused
+        self.total = len(tests) + len(already)
+        self.done = {r['id'] for r in already}
+        reused = [r for r in already if r.get('reused')]
+        skipped = len(already) - len(reused)
         left = self.left()
-        self.say('%d test(s) to run%s%s' % (
-            len(tests), ', %d reused from the cache (base run of %s)' % (reused, when) if reused else '',
+        self.say('%d test(s) to run%s%s%s' % (
+            len(tests), ', %d reused from the cache (base run of %s)' % (
+                len(reused), ', '.join(sorted({r['reused'] for r in reused}))) if reused else '',
+            ', %d skipped: the guest CPU lacks what they need' % skipped if skipped else '',
             ', ' + left if left and tests else ''))
 
     def left(self):
         todo = [t for i, t in self.tests.items() if i not in self.done]
+        if not todo:
+            return ''
         known = [self.last[test_key(t)] for t in todo if test_key(t) in self.last]
         if not self.last or not todo:
             return ''
@@ -736,7 +746,7 @@ class Progress:
             status += ' (flaky)'
         secs = ' %.0f s' % r['secs'] if r.get('secs') is not None else ''
         left = self.left()
-        self.say('%d/%d %s %s%s%s' % (self.offset + len(self.done), self.total, test_key(t)[:60],
+        self.say('%d/%d %s %s%s%s' % (len(self.done), self.total, test_key(t)[:60],
                                       status, secs, ', ' + left if left else ''))
 
 
@@ -804,9 +814,7 @@ def cmd_run(a):
                     reused_dates.add(date)
                     tests.remove(t)
     if a.progress:
-        a.progress.start(tests, len(records), ', '.join(sorted(reused_dates)) or None)
-        for r in records:
-            a.progress.done.add(r['id'])
+        a.progress.start(tests, records)
     # Groups whose boots had a run problem: their results are not cached.
     troubled = set()
     for g in groups_of(parse_list(a.list)):
