@@ -572,6 +572,33 @@ check "at_most N runs N jobs at a time, and all of them (N = 1, 2, 3)" bash -c "
 	grep -qx 'at_most 2: max 2, 5 jobs, running at the end 0' '$work/log' &&
 	grep -qx 'at_most 3: max 3, 5 jobs, running at the end 0' '$work/log'"
 
+# The kernel build's heartbeat (build-kernel.sh runs make -s): a line every
+# N seconds with the objects written since the build began, and none once it
+# is killed; killed, it leaves nothing that holds its output open (a pipe to
+# tee would wait for that: here a 30 s heartbeat killed at once).
+cat > "$work/hb.sh" <<'EOF'
+. "$1/scripts/lib.sh"
+W=$2
+mkdir -p "$W/hb"; touch "$W/hb/old.o"; sleep 1.1; touch "$W/hb/.start"
+build_heartbeat "$W/hb" "$W/hb/.start" 1 40 &
+hb=$!
+for i in 1 2 3 4 5; do sleep 0.3; touch "$W/hb/new$i.o"; done
+sleep 2.2
+kill $hb; wait $hb
+sleep 1.2
+echo "killed"
+build_heartbeat "$W/hb" "$W/hb/.start" 30 &
+hb=$!
+sleep 0.5; kill $hb; wait $hb
+EOF
+start_hb=$(date +%s)
+bash "$work/hb.sh" "$TOP" "$work" 2>&1 | cat > "$work/log"
+check "the build heartbeat: a line a second with the objects compiled since the start, none after it is killed, nothing left behind" \
+	bash -c "n=\$(grep -c '^==> building: [0-9]* objects compiled (the last build had 40 in all), [0-9]* s\$' '$work/log') &&
+		 [ \$n -ge 2 ] && [ \$n -le 5 ] && grep -q '^==> building: 5 objects compiled' '$work/log' &&
+		 [ \$(grep -c building '$work/log') -eq \$n ] && tail -n 1 '$work/log' | grep -qx killed &&
+		 [ \$(( \$(date +%s) - $start_hb )) -lt 20 ]"
+
 # make test's order, on stub steps: the mainline builds run in the background
 # during the 6.12 VM step, the two VM steps never overlap, and every step is
 # counted, a failed mainline build too.
