@@ -353,6 +353,29 @@ check "make NAME=value on the command line passes KMMU_NAME" \
 check "make ignores them in the environment, and says so" \
 	bash -c "! grep -q '^KMMU_' '$work/log' && grep -q '^note: ignoring SERIES ONLY from the environment' '$work/log'"
 
+# make help lists every setting with a line of its own: each name in the
+# Makefile's KNOBS has a "# knob:" line and each such line a name in KNOBS,
+# and every one of them is read by a script as KMMU_<NAME>.  Shown failing on
+# a Makefile that lost a line.
+knob_problems() {	# knob_problems MAKEFILE: what is wrong, a line each
+	local mk=$1 k knobs lines
+	knobs=$(sed -n '/^KNOBS :=/,/[^\\]$/p' "$mk" | sed 's/^KNOBS :=//; s/\\$//' | tr -s ' \t' '\n' | grep . | sort)
+	lines=$(sed -n 's/^# knob: \([A-Z_]*\)=.*/\1/p' "$mk" | sort)
+	comm -23 <(echo "$knobs") <(echo "$lines") | sed 's/^/no "# knob:" line for /'
+	comm -13 <(echo "$knobs") <(echo "$lines") | sed 's/^/a "# knob:" line for a name not in KNOBS: /'
+	for k in $knobs; do
+		grep -qE "KMMU_$k\b" "$TOP"/scripts/*.sh "$TOP"/scripts/*.py || echo "no script reads KMMU_$k"
+	done
+}
+knob_problems "$TOP/Makefile" > "$work/log"
+check "make help lists every setting in KNOBS, a line each, and every one is read by a script" test ! -s "$work/log"
+sed '/^# knob: FRESH=/d' "$TOP/Makefile" > "$work/Makefile.nofresh"
+knob_problems "$work/Makefile.nofresh" > "$work/log"
+check "... which a Makefile that lost the line for FRESH fails" grep -qx 'no "# knob:" line for FRESH' "$work/log"
+(cd "$work" && make -s -C "$TOP" help) > "$work/log" 2>&1
+check "make help shows the settings" bash -c "grep -q '^  ONLY=REGEX  *run only the tests' '$work/log' &&
+	[ \$(grep -c '^  [A-Z_]*=' '$work/log') -eq \$(grep -c '^# knob: ' '$TOP/Makefile') ]"
+
 # 6. the test list parses, and every test has a sane timeout
 check "the test list parses" python3 -c "
 import sys; sys.path.insert(0, '$TOP/scripts'); import vmrun
