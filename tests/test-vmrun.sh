@@ -245,5 +245,53 @@ t "the initramfs is the same bytes for the same files (new mtimes too), other by
 	"[ -s $work/i1.cpio.gz ] && [ \$(sha $work/i1.cpio.gz) = \$(sha $work/i2.cpio.gz) ] &&
 	 [ \$(sha $work/i1.cpio.gz) != \$(sha $work/i3.cpio.gz) ]"
 
+# ------------------------------------- make run end to end, twice (run.sh)
+# run.sh with the real vmrun.py, basecache.py and report.py, stub apply,
+# build and selftest steps, and the fake QEMU first in PATH: the progress
+# lines reach the terminal, the second run boots the base kernel only for
+# the test that failed there, the table says which results were reused,
+# and the report files are written.
+top=$work/top
+mkdir -p "$top/scripts" "$top/tests" "$work/path" "$work/e2e-bin"
+cp "$TOP"/scripts/{lib.sh,run.sh,vmrun.py,basecache.py,report.py,scanconsole.py,guest-init.sh,deps.list} "$top/scripts/"
+printf '# base-version: 6.12.117-1~deb12u1\n' > "$top/series"
+cat > "$top/scripts/apply.sh" <<'EOF'
+#!/bin/sh
+for k in base patched; do
+	mkdir -p "$KMMU_OUT/trees/$k/build/arch/x86/boot"
+	echo "$k kernel" > "$KMMU_OUT/trees/$k/build/arch/x86/boot/bzImage"
+done
+echo x > "$KMMU_OUT/trees/patched/APPLIED"; echo 6.12.117 > "$KMMU_OUT/trees/base/VERSION"
+EOF
+printf '#!/bin/sh\nexit 0\n' > "$top/scripts/build-kernel.sh"
+printf '#!/bin/sh\necho %s\n' "$work/e2e-bin" > "$top/scripts/build-selftests.sh"
+chmod +x "$top"/scripts/*.sh
+for x in t1 t2 t3; do printf '#!/bin/sh\n' > "$work/e2e-bin/$x"; done
+printf 't1 60 -\nt2 60 -\nt3 60 -\n' > "$top/tests/kvm-tests.list"
+cp "$work/fakeqemu" "$work/path/qemu-system-x86_64"
+e2e() {	# e2e NAME: make run on the stubs (FAKE_STATUS for both kernels)
+	: > "$work/$1.boots"
+	(cd "$top" && env PATH="$work/path:$PATH" FAKE_GROUPS="0=1,2,3" FAKE_LOG="$work/$1.boots" \
+		KMMU_OUT="$work/e2e-out" KMMU_CACHE="$work/e2e-cache" KMMU_MODES=tdp KMMU_PATCHED_MODES= \
+		KMMU_ACCEL=tcg bash scripts/run.sh) > "$work/log" 2>&1
+	echo "rc=$?" >> "$work/log"
+	cp "$work/log" "$work/$1.log"
+}
+FAKE_STATUS="2:fail" e2e r1
+t "make run on a fake QEMU: a progress line per test, the report and its files" \
+	"grep -qx '\[base/tdp\] 3/3 t3 pass 1 s' $work/r1.log && grep -qx '\[patched/tdp\] 3/3 t3 pass 1 s' $work/r1.log &&
+	 grep -qx '2 passed, 0 failed, 1 skipped' $work/r1.log && [ -s $work/e2e-out/results/report.md ] &&
+	 [ -s $work/e2e-out/results/junit.xml ] && grep -qx rc=0 $work/r1.log"
+FAKE_STATUS="2:fail" e2e r2
+t "the second make run boots the base for its failed test only, says what it reused, the time left from the first" \
+	"[ \$(grep -c 'ids=2\$' $work/r2.boots) -eq 1 ] && [ \$(grep -c 'ids=1,2,3\$' $work/r2.boots) -eq 1 ] &&
+	 grep -q '^\[base/tdp\] 1 test(s) to run, 2 reused from the cache (base run of .*), ~[0-9]* s left' $work/r2.log &&
+	 grep -q '^t1  *pass\* → pass' $work/r2.log && grep -q '^\* base: reused from ' $work/r2.log &&
+	 grep -qx '2 passed, 0 failed, 1 skipped' $work/r2.log"
+(cd "$top" && env PATH="$work/path:$PATH" FAKE_GROUPS="0=1,2,3" FAKE_LOG="$work/r3.boots" KMMU_OUT="$work/e2e-out" \
+	KMMU_CACHE="$work/e2e-cache" KMMU_MODES=tdp KMMU_PATCHED_MODES= KMMU_ACCEL=tcg KMMU_FRESH=1 FAKE_STATUS=2:fail \
+	bash scripts/run.sh) > "$work/log" 2>&1
+t "KMMU_FRESH=1: the base boots for every test again" "[ \$(grep -c 'ids=1,2,3\$' $work/r3.boots) -eq 2 ]"
+
 echo "1..$n"
 exit $failed
