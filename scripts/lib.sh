@@ -241,6 +241,23 @@ at_most() {
 	wait
 }
 
+# vm_matrix "MODES" "PATCHED_MODES" "KERNELS": the VM runs of make run and
+# make bench, "KERNEL MODE" a line each, in the order they go: each mode's
+# kernels side by side; the patched-only modes (mirror: they need what the
+# series adds) on the patched kernel alone.  The one place that matrix is made.
+vm_matrix() {
+	local mode k
+	for mode in $1 $2; do
+		for k in $3; do
+			case " $1 " in
+			*" $mode "*) ;;
+			*) [ "$k" = patched ] || continue ;;
+			esac
+			echo "$k $mode"
+		done
+	done
+}
+
 # The files a patch touches (git or plain unified diff), as paths in the
 # tree, one per line; series_files: those of the whole series.
 patch_files() {	# patch_files PATCH-FILE

@@ -96,22 +96,17 @@ vm_run() {	# vm_run "KERNEL MODE DIR": one VM run, its output in DIR/vmrun.out
 
 rc=0
 dirs_base=() dirs_patched=() runs=()
-for mode in $MODES $PATCHED_MODES; do
-	for k in $KERNELS; do
-		case " $MODES " in
-		*" $mode "*) ;;
-		*) [ "$k" = patched ] || continue ;;
-		esac
-		d=$KMMU_OUT/results/$k-$mode
-		# The previous run's timings: the time left in the progress lines.
-		mkdir -p "$KMMU_OUT/results/last"
-		if [ -f "$d/results.json" ]; then cp "$d/results.json" "$KMMU_OUT/results/last/$k-$mode.json"; fi
-		rm -rf "$d"
-		mkdir -p "$d"
-		runs+=("$k $mode $d")
-		if [ "$k" = base ]; then dirs_base+=("$d"); else dirs_patched+=("$d"); fi
-	done
-done
+while read -r k mode; do
+	[ -n "$k" ] || continue
+	d=$KMMU_OUT/results/$k-$mode
+	# The previous run's timings: the time left in the progress lines.
+	mkdir -p "$KMMU_OUT/results/last"
+	if [ -f "$d/results.json" ]; then cp "$d/results.json" "$KMMU_OUT/results/last/$k-$mode.json"; fi
+	rm -rf "$d"
+	mkdir -p "$d"
+	runs+=("$k $mode $d")
+	if [ "$k" = base ]; then dirs_base+=("$d"); else dirs_patched+=("$d"); fi
+done <<< "$(vm_matrix "$MODES" "$PATCHED_MODES" "$KERNELS")"
 s=$(now)
 at_most "$VM_JOBS" vm_run "${runs[@]}"
 timing "VM runs ($VM_JOBS at once)" $(( $(now) - s ))

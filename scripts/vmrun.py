@@ -354,6 +354,37 @@ def test_output(text, tid):
     return out
 
 
+# Figures a test prints, kept in its record ('figures': {name: value}) for
+# make bench: kvm-extra tests print "bench: NAME VALUE"; upstream tests print
+# them in their own words, of which these are the ones the series is about.
+UPSTREAM_FIGURES = [
+    # dirty_log_perf_test: the time KVM_SET_USER_MEMORY_REGION takes to turn
+    # dirty logging off (where huge pages are recovered), in seconds.
+    (re.compile(r'Disabling dirty logging time: ([0-9.]+)s$'), 'disable_dirty_log_s'),
+    # ... and the populate, enable and dirty-log times, the direct TDP MMU
+    # paths that mirror SPTEs must leave as fast as they were.
+    (re.compile(r'Populate memory time: ([0-9.]+)s$'), 'populate_s'),
+    (re.compile(r'Enabling dirty logging time: ([0-9.]+)s$'), 'enable_dirty_log_s'),
+    (re.compile(r'Get dirty log over [0-9]+ iterations took ([0-9.]+)s'), 'get_dirty_log_s'),
+]
+_BENCH = re.compile(r'bench: (\S+) (.*)$')
+
+
+def figures(lines):
+    """{name: value} of the figures in a test's output (test_output())."""
+    out = {}
+    for line in lines:
+        line = line.rstrip()
+        m = _BENCH.match(line)
+        if m:
+            out[m.group(1)] = m.group(2)
+        for rx, name in UPSTREAM_FIGURES:
+            m = rx.match(line)
+            if m:
+                out[name] = m.group(1)
+    return out
+
+
 # Frames that say nothing about where a thread waits or loops: the scheduler
 # and the system call entry.
 _DULL_FRAME = re.compile(r'^(__schedule|schedule|schedule_\w+|preempt_schedule\w*|do_syscall_64|'
@@ -896,6 +927,7 @@ def cmd_run(a):
                 rec['evidence'] = splat_evidence(lines, splats, decoded,
                                                  dump['line'] if dump and r['status'] == 'hang' else None)
                 rec['output_tail'] = test_output(text, t['id'])[-15:] if r['status'] != 'pass' else []
+                rec['figures'] = figures(test_output(text, t['id']))
                 if r['status'] == 'timeout':
                     rec['threads'] = timeout_threads(test_output(text, t['id']))
                 rec['group'] = g['n']

@@ -595,6 +595,45 @@ check "at_most N runs N jobs at a time, and all of them (N = 1, 2, 3)" bash -c "
 	grep -qx 'at_most 2: max 2, 5 jobs, running at the end 0' '$work/log' &&
 	grep -qx 'at_most 3: max 3, 5 jobs, running at the end 0' '$work/log'"
 
+# The kernel x mode matrix of make run and make bench (lib.sh vm_matrix):
+# each mode's kernels side by side, the patched-only modes on the patched
+# kernel alone, the base alone when only it is asked for.
+check "vm_matrix: each mode's kernels in turn, mirror on the patched kernel only" bash -c "
+	. '$TOP/scripts/lib.sh'
+	[ \"\$(vm_matrix 'tdp shadow-mmu' mirror 'base patched' | tr '\n' ';')\" = 'base tdp;patched tdp;base shadow-mmu;patched shadow-mmu;patched mirror;' ] &&
+	[ \"\$(vm_matrix tdp mirror base | tr '\n' ';')\" = 'base tdp;' ] &&
+	[ \"\$(vm_matrix tdp '' patched | tr '\n' ';')\" = 'patched tdp;' ]"
+# make bench's figures come from results.json: vmrun.py keeps them per test
+# from its output (not from a failed attempt's), benchtable.py pairs them by
+# test number and mode.
+check "vmrun.py keeps a test's figures: bench: lines and the upstream tests' own words, not a failed attempt's" python3 -c "
+import sys; sys.path.insert(0, '$TOP/scripts'); import vmrun
+text = '''# kmmu-begin 3 dirty_log_perf_test 90
+# [failed attempt] bench: bytes 1
+# bench: bytes_per_vm 143360
+# Populate memory time: 12.6s
+# Disabling dirty logging time: 0.25s
+ok 3 dirty_log_perf_test # time=19s'''
+f = vmrun.figures(vmrun.test_output(text, 3))
+assert f == {'bytes_per_vm': '143360', 'populate_s': '12.6', 'disable_dirty_log_s': '0.25'}, f
+"
+mkdir -p "$work/bt/base-tdp" "$work/bt/patched-tdp"
+python3 - "$work/bt" <<'PY'
+import json, os, sys
+for k, v in (('base', '143360'), ('patched', '135168')):
+    json.dump({'label': k, 'mode': 'tdp', 'tests': [
+        {'id': 2, 'name': 'kvm-extra/vm_memory_bench', 'figures': {'bytes_per_vm': v}},
+        {'id': 5, 'name': 'kvm-extra/vm_memory_bench', 'figures': {'bytes_per_vm': '1'}}]},
+        open(os.path.join(sys.argv[1], '%s-tdp' % k, 'results.json'), 'w'))
+PY
+python3 "$TOP/scripts/benchtable.py" "$work/bt/base-tdp" "$work/bt/patched-tdp" > "$work/log" 2>&1
+check "make bench's table: base and patched side by side from results.json, the difference" \
+	bash -c "grep -qE '^tdp +vm_memory_bench#2 +bytes_per_vm +143360 +135168 +-8192\$' '$work/log' &&
+		 grep -qE '^tdp +vm_memory_bench#5 +bytes_per_vm +1 +1 +\\+0\$' '$work/log'"
+python3 "$TOP/scripts/benchtable.py" "$work/bt/base-tdp" "$work/bt/none" > "$work/log" 2>&1; rc=$?
+check "... and a run without results.json is an error naming it (exit $rc)" \
+	bash -c "[ $rc -ne 0 ] && grep -q 'error: no results in $work/bt/none' '$work/log'"
+
 # The kernel build's heartbeat (build-kernel.sh runs make -s): a line every
 # N seconds with the objects written since the build began, and none once it
 # is killed; killed, it leaves nothing that holds its output open (a pipe to
