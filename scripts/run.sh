@@ -26,7 +26,7 @@
 #
 # A line per test as its result arrives goes to stderr ("[patched/tdp] 7/25
 # dirty_log_test pass 29 s, ~6 min left"; the time left from the previous
-# run's timings, kept in out/results/last/).  The report is also written as
+# run's timings, kept in KMMU_CACHE/last-run/<series>/).  The report is also written as
 # out/results/report.md and out/results/junit.xml.
 set -e
 . "$(dirname "$0")/lib.sh"
@@ -78,12 +78,13 @@ esac
 # The base kernel's clean results of an earlier run are reused when every
 # input that determines them is the same (scripts/basecache.py); the patched
 # kernel always runs.  Progress lines go to fd 3, this script's stderr.
+lastdir=$KMMU_CACHE/last-run/$SERIES_NAME
 vm_run() {	# vm_run "KERNEL MODE DIR": one VM run, its output in DIR/vmrun.out
 	local k mode d s last=() cache=()
 	read -r k mode d <<< "$1"
 	msg "VM run: $k kernel, $mode"
 	if [ "$k" = base ]; then cache=("${cache_args[@]}"); fi
-	if [ -f "$KMMU_OUT/results/last/$k-$mode.json" ]; then last=(--last "$KMMU_OUT/results/last/$k-$mode.json"); fi
+	if [ -f "$lastdir/$k-$mode.json" ]; then last=(--last "$lastdir/$k-$mode.json"); fi
 	s=$(now)
 	python3 "$TOP/scripts/vmrun.py" run --kernel "$KMMU_OUT/trees/$k/build/arch/x86/boot/bzImage" \
 		--vmlinux "$KMMU_OUT/trees/$k/build/vmlinux" \
@@ -99,9 +100,6 @@ dirs_base=() dirs_patched=() runs=()
 while read -r k mode; do
 	[ -n "$k" ] || continue
 	d=$KMMU_OUT/results/$k-$mode
-	# The previous run's timings: the time left in the progress lines.
-	mkdir -p "$KMMU_OUT/results/last"
-	if [ -f "$d/results.json" ]; then cp "$d/results.json" "$KMMU_OUT/results/last/$k-$mode.json"; fi
 	rm -rf "$d"
 	mkdir -p "$d"
 	runs+=("$k $mode $d")
@@ -110,6 +108,14 @@ done <<< "$(vm_matrix "$MODES" "$PATCHED_MODES" "$KERNELS")"
 s=$(now)
 at_most "$VM_JOBS" vm_run "${runs[@]}"
 timing "VM runs ($VM_JOBS at once)" $(( $(now) - s ))
+# This run's timings give the next one its time left (in the cache: a new
+# clone or a fresh out/ has them too).  Not having them loses nothing.
+for r in "${runs[@]}"; do
+	read -r k mode d <<< "$r"
+	if [ -f "$d/results.json" ]; then
+		mkdir -p "$lastdir" 2>/dev/null && cp "$d/results.json" "$lastdir/$k-$mode.json" 2>/dev/null || true
+	fi
+done
 for r in "${runs[@]}"; do
 	read -r k mode d <<< "$r"
 	cat "$d/vmrun.out"
