@@ -765,8 +765,15 @@ class Progress:
         est = ('~%d min' % round(secs / 60)) if secs >= 90 else ('~%d s' % secs)
         return '%s left%s' % (est, ' + %d test(s) not timed before' % unknown if unknown else '')
 
-    def result(self, tid, r):
-        if tid in self.done or tid not in self.tests:
+    def result(self, tid, r, final=False):
+        """A test's result; FINAL: its record after the boot, which says
+        again a result already given whose console showed a splat."""
+        if tid not in self.tests:
+            return
+        if tid in self.done:
+            if final and r.get('splats'):
+                self.say('%s: SPLAT on the console during it: %s' % (test_key(self.tests[tid])[:60],
+                                                                     r['splats'][0][:120]))
             return
         self.done.add(tid)
         t = self.tests[tid]
@@ -933,7 +940,7 @@ def cmd_run(a):
                 rec['group'] = g['n']
                 records.append(rec)
                 if a.progress:
-                    a.progress.result(t['id'], rec)
+                    a.progress.result(t['id'], rec, final=True)
             pending = again
     records.sort(key=lambda r: r['id'])
     if cache:

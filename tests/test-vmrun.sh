@@ -226,6 +226,9 @@ go p2 --progress-fd 3 --cache "$C" 3> "$work/progress2"
 t "progress with reused base results: they are counted first, and said so" \
 	"grep -q '^\[base/tdp\] 1 test(s) to run, 3 reused from the cache (base run of 20.*), 1 skipped' $work/progress2 &&
 	 grep -qx '\[base/tdp\] 5/5 t3 FAIL 1 s' $work/progress2"
+FAKE_STATUS="2:splat" go p4 --progress-fd 3 3> "$work/progress4"
+t "a splat found on the console after the boot is said in the progress too" \
+	"grep -q '^\[base/tdp\] t2: SPLAT on the console during it: warning: .*WARNING: CPU: 0 PID: 1 at arch/x86/kvm/mmu/tdp_mmu.c:1' $work/progress4"
 echo 'not json' > "$work/badlast.json"
 go p3 --progress-fd 3 --last "$work/badlast.json" 3> "$work/progress3"
 t "an unreadable last-run file: no time left, nothing else changes" \
