@@ -42,6 +42,10 @@ inject=$(sed -n 's/.*kmmu\.inject=\([a-z]*\).*/\1/p' /proc/cmdline)
 # kmmu.noretry=1: one attempt per test (the host's reruns of a flaky test
 # count first attempts).
 noretry=$(sed -n 's/.*kmmu\.noretry=\([01]\).*/\1/p' /proc/cmdline)
+# kmmu.tdiv=N: the host boots this guest with KVM, not TCG: the list's
+# timeouts, sized for TCG, divided by N, 30 s at least (scaled_timeout() in
+# scripts/vmrun.py, whose own limits follow the same rule).
+tdiv=$(sed -n 's/.*kmmu\.tdiv=\([0-9]*\).*/\1/p' /proc/cmdline)
 kmsg() { echo "kmmu: $*" > /dev/kmsg; }
 
 # Yield paths (yield:SYM+SYM in the list): every call of
@@ -146,6 +150,10 @@ else
 			case ",$only," in *",$id,"*) ;; *) continue ;; esac
 		fi
 		bin=/kvm/$name
+		if [ "${tdiv:-1}" -gt 1 ]; then
+			timeout=$((timeout / tdiv))
+			[ "$timeout" -ge 30 ] || timeout=30
+		fi
 		echo "# kmmu-begin $id $name $timeout" > $tap
 		kmsg "begin test $id $name"
 		start=$(cut -d' ' -f1 /proc/uptime)

@@ -5,7 +5,8 @@
 #   2. the harness scripts on small fake trees       (tests/test-harness.sh),
 #      the verdicts on made-up runs (tests/test-report.py), a wedged guest on
 #      a fake QEMU (tests/test-hang-evidence.py), the reruns of a flaky test
-#      on stub steps (tests/test-reruns.sh)
+#      on stub steps (tests/test-reruns.sh), the accelerator, the base result
+#      cache and the progress lines on a fake QEMU (tests/test-vmrun.sh)
 #      the memory-ordering arguments as litmus tests, checked by herd7 against
 #      the kernel's memory model (scripts/check-litmus.sh), and that check's own
 #      failure cases (tests/test-check-litmus.sh)
@@ -113,6 +114,10 @@ count_tap "$KMMU_OUT/test-hang-evidence.log"
 step reruns bash "$TOP/tests/test-reruns.sh"
 [ $? -eq 0 ] || step_rc=1
 count_tap "$KMMU_OUT/test-reruns.log"
+
+step vmrun bash "$TOP/tests/test-vmrun.sh"
+[ $? -eq 0 ] || step_rc=1
+count_tap "$KMMU_OUT/test-vmrun.log"
 
 step litmus bash "$TOP/scripts/check-litmus.sh"
 [ $? -eq 0 ] || step_rc=1
