@@ -52,6 +52,7 @@
 # knob: SKIP_VM=1                make test: leave out the VM runs
 # knob: SKIP_MAINLINE=1          make test: leave out the mainline series
 # knob: SKIP_BISECT=1            make check: no per-patch bisect build
+# knob: SPARSE=sid|PATH          make check: the sparse to use (default: the machine's, sid's when the base refuses it)
 # knob: JOBS=N                   kernel build jobs (default: nproc)
 # knob: KBUILD_DIR=DIR           build the kernel there instead of <tree>/build
 # knob: BENCH_LIST=FILE          make bench's list (default tests/bench.list)

@@ -49,11 +49,12 @@ tdiv=$(sed -n 's/.*kmmu\.tdiv=\([0-9]*\).*/\1/p' /proc/cmdline)
 kmsg() { echo "kmmu: $*" > /dev/kmsg; }
 
 # Yield paths (yield:SYM+SYM in the list): every call of
-# __cond_resched_rwlock_read() or _write() is recorded with the address it
-# returns to, which names the function whose need-to-yield branch was taken
-# (the check before the call is need_resched() || rwlock_needbreak(), so a
-# call means that branch ran).  A kprobe at the first instruction sees the
-# return address at the top of the stack.
+# __cond_resched_rwlock_read() or _write() is recorded with its stack.  The
+# callers check need_resched() || rwlock_needbreak() first, so a call means
+# that the need-to-yield branch ran, in the function that called it or,
+# through a shared helper such as tdp_mmu_iter_cond_resched(), in one of the
+# functions further up the stack: a yield counts for the first function of
+# the list found in its stack.
 tr=/sys/kernel/tracing
 yield_setup() {
 	[ -d $tr/events ] || mount -t tracefs tracefs $tr 2>/dev/null ||
@@ -63,6 +64,8 @@ yield_setup() {
 		for l in read write; do
 			echo "p:kmmu/yield_$l __cond_resched_rwlock_$l caller=+0(\$stack):symbol" \
 				>> $tr/kprobe_events || { echo "kprobe on __cond_resched_rwlock_$l refused"; return 1; }
+			echo stacktrace > $tr/events/kmmu/yield_$l/trigger ||
+				{ echo "no stacktrace trigger"; return 1; }
 		done
 	fi
 	echo 0 > $tr/tracing_on
@@ -70,21 +73,41 @@ yield_setup() {
 	echo > $tr/trace
 	echo 1 > $tr/events/kmmu/enable && echo 1 > $tr/tracing_on
 }
-# yield_count SYMS: print "SYM lock N" per function and lock that yielded,
-# and return 1 if none of SYMS (+-separated) did.
+# yield_count SYMS: print "SYM lock N" per function of SYMS (+-separated)
+# and lock that yielded, "CALLER lock N (not named)" for the other yields,
+# and return 1 if none of SYMS yielded.
 yield_count() {
 	echo 0 > $tr/tracing_on
 	echo 0 > $tr/events/kmmu/enable
-	grep -o 'yield_[a-z]*: ([^)]*) caller=[A-Za-z0-9_.]*' $tr/trace |
-		sed 's/yield_\([a-z]*\): ([^)]*) caller=\(.*\)/\2 \1/' | sort | uniq -c |
-		awk '{ print $2, $3, $1 }' > /tmp/yields
+	awk -v syms="$1" '
+		BEGIN { n = split(syms, s, "+"); for (i = 1; i <= n; i++) want[s[i]] = 1 }
+		function done() {
+			if (lock != "") {
+				if (hit != "") named[hit " " lock]++
+				else other[caller " " lock]++
+			}
+			lock = ""; hit = ""
+		}
+		/ yield_[a-z]*: / {
+			done()
+			lock = $0; sub(/.* yield_/, "", lock); sub(/:.*/, "", lock)
+			caller = $0; sub(/.*caller=/, "", caller); sub(/\+.*/, "", caller)
+			next
+		}
+		/^ *=> / {
+			f = $2; sub(/\+.*/, "", f)
+			if (lock != "" && hit == "" && (f in want)) hit = f
+			next
+		}
+		END {
+			done()
+			for (k in named) print k, named[k]
+			for (k in other) print k, other[k], "(not named)"
+		}' $tr/trace | sort > /tmp/yields
 	[ "$(cat $tr/per_cpu/cpu*/stats 2>/dev/null | awk '/^overrun/ { n += $2 } END { print n + 0 }')" = 0 ] ||
 		echo "(trace buffer overran: counts are lower bounds)"
 	cat /tmp/yields
-	for s in $(echo "$1" | tr + ' '); do
-		grep -q "^$s " /tmp/yields && return 0
-	done
-	return 1
+	grep -q '^[^ ]* [a-z]* [0-9]*$' /tmp/yields
 }
 
 # What every thread of a test is doing, three times a second apart: its state
