@@ -49,58 +49,59 @@ tdiv=$(sed -n 's/.*kmmu\.tdiv=\([0-9]*\).*/\1/p' /proc/cmdline)
 kmsg() { echo "kmmu: $*" > /dev/kmsg; }
 
 # Yield paths (yield:SYM+SYM in the list): every call of
-# __cond_resched_rwlock_read() or _write() is recorded with its stack.  The
-# callers check need_resched() || rwlock_needbreak() first, so a call means
-# that the need-to-yield branch ran, in the function that called it or,
-# through a shared helper such as tdp_mmu_iter_cond_resched(), in one of the
-# functions further up the stack: a yield counts for the first function of
-# the list found in its stack.
+# __cond_resched_rwlock_read() or _write() is recorded, and so is every entry
+# to and return from the functions the list names.  The callers check
+# need_resched() || rwlock_needbreak() first, so a call means that a
+# need-to-yield branch ran; it counts for the named function that the same
+# task was inside at that moment, wherever the branch itself is (often in a
+# shared helper such as tdp_mmu_iter_cond_resched()).  Names a kernel does
+# not have (the list names the base's and the patched kernel's functions)
+# are skipped; at least one must be there.
 tr=/sys/kernel/tracing
-yield_setup() {
+yield_setup() {	# yield_setup SYMS
 	[ -d $tr/events ] || mount -t tracefs tracefs $tr 2>/dev/null ||
 		{ echo "tracefs cannot be mounted"; return 1; }
 	[ -w $tr/kprobe_events ] || { echo "no kprobe_events (CONFIG_KPROBE_EVENTS)"; return 1; }
-	if [ ! -d $tr/events/kmmu ]; then
-		for l in read write; do
+	for l in read write; do
+		[ -d $tr/events/kmmu/yield_$l ] ||
 			echo "p:kmmu/yield_$l __cond_resched_rwlock_$l caller=+0(\$stack):symbol" \
-				>> $tr/kprobe_events || { echo "kprobe on __cond_resched_rwlock_$l refused"; return 1; }
-			echo stacktrace > $tr/events/kmmu/yield_$l/trigger ||
-				{ echo "no stacktrace trigger"; return 1; }
-		done
-	fi
+				>> $tr/kprobe_events 2>/dev/null ||
+			{ echo "kprobe on __cond_resched_rwlock_$l refused"; return 1; }
+	done
+	found=
+	for f in $(echo "$1" | tr + ' '); do
+		if [ ! -d $tr/events/kmmu/in_$f ]; then
+			echo "p:kmmu/in_$f $f" >> $tr/kprobe_events 2>/dev/null || continue
+			echo "r:kmmu/out_$f $f" >> $tr/kprobe_events 2>/dev/null || continue
+		fi
+		found=1
+	done
+	[ -n "$found" ] || { echo "none of $(echo "$1" | sed 's/+/, /g') can be probed"; return 1; }
 	echo 0 > $tr/tracing_on
 	echo 4096 > $tr/buffer_size_kb
 	echo > $tr/trace
 	echo 1 > $tr/events/kmmu/enable && echo 1 > $tr/tracing_on
 }
 # yield_count SYMS: print "SYM lock N" per function of SYMS (+-separated)
-# and lock that yielded, "CALLER lock N (not named)" for the other yields,
-# and return 1 if none of SYMS yielded.
+# and lock that yielded inside it, "CALLER lock N (not named)" for the other
+# yields, and return 1 if none of SYMS yielded.
 yield_count() {
 	echo 0 > $tr/tracing_on
 	echo 0 > $tr/events/kmmu/enable
 	awk -v syms="$1" '
-		BEGIN { n = split(syms, s, "+"); for (i = 1; i <= n; i++) want[s[i]] = 1 }
-		function done() {
-			if (lock != "") {
-				if (hit != "") named[hit " " lock]++
-				else other[caller " " lock]++
-			}
-			lock = ""; hit = ""
-		}
+		BEGIN { n = split(syms, s, "[+]"); for (i = 1; i <= n; i++) want[s[i]] = 1 }
+		{ pid = $1; sub(/.*-/, "", pid) }
+		/ in_[A-Za-z0-9_]*: / { f = $0; sub(/.* in_/, "", f); sub(/:.*/, "", f); inside[pid, f]++; next }
+		/ out_[A-Za-z0-9_]*: / { f = $0; sub(/.* out_/, "", f); sub(/:.*/, "", f); if (inside[pid, f] > 0) inside[pid, f]--; next }
 		/ yield_[a-z]*: / {
-			done()
 			lock = $0; sub(/.* yield_/, "", lock); sub(/:.*/, "", lock)
 			caller = $0; sub(/.*caller=/, "", caller); sub(/\+.*/, "", caller)
-			next
-		}
-		/^ *=> / {
-			f = $2; sub(/\+.*/, "", f)
-			if (lock != "" && hit == "" && (f in want)) hit = f
-			next
+			hit = ""
+			for (f in want) if (inside[pid, f] > 0) hit = f
+			if (hit != "") named[hit " " lock]++
+			else other[caller " " lock]++
 		}
 		END {
-			done()
 			for (k in named) print k, named[k]
 			for (k in other) print k, other[k], "(not named)"
 		}' $tr/trace | sort > /tmp/yields
@@ -213,7 +214,7 @@ else
 		# every failed attempt's output stays in the log.
 		flaky= ywhy=
 		if [ "$ysyms" != - ]; then
-			ywhy=$(yield_setup) || ywhy="yield count unavailable: $ywhy"
+			ywhy=$(yield_setup "$ysyms") || ywhy="yield count unavailable: $ywhy"
 		fi
 		while :; do
 			(cd /tmp && run_limited "$timeout" "$bin" $args) > /tmp/out 2>&1
