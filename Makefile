@@ -16,6 +16,8 @@
 #   make bench     benchmarks (tests/bench.list), base vs patched kernel, same run; then mirror-cost
 #   make mirror-cost   object code of the TDP MMU before feature 3 and after it, mirror backend off
 #   make kasan     build and run the patched kernel with KASAN (separate build)
+#   make ept       Intel VMX/EPT: tests/ept-tests.list in Bochs, base vs patched (after make build)
+#   make ept-spike one Bochs boot of the patched kernel: kvm_intel with EPT, huge page recovery
 #   make litmus    the memory-ordering litmus tests (tests/litmus) with herd7 and the kernel's LKMM
 #   make scanner-test   the console scanner's tests on recorded logs
 #   make deps      install the Debian packages the tree needs (scripts/deps.list); every target runs it
@@ -38,7 +40,7 @@ KNOBS := SERIES KSRC BRANCH FORCE_BASE DISCARD_EDITS FORCE \
 	MODES PATCHED_MODES KERNELS ONLY FRAGMENTS TEST_LIST MAX_SECONDS VM_JOBS \
 	SKIP_VM SKIP_MAINLINE SKIP_BISECT JOBS KBUILD_DIR BENCH_LIST MODE COST_FUNCS \
 	PREFIX VERSION COVER SEND REFLECT COMPARE BASE_PKG BASE_VERSION APT_SUITE RETRIES RERUNS \
-	LAVA_URL LAVA_TARGET SHARD_MINUTES
+	LAVA_URL LAVA_TARGET SHARD_MINUTES SELFTESTS_BIN BOCHS_SLOWDOWN
 $(foreach k,$(KNOBS),$(if $(filter command line,$(origin $(k))),$(eval export KMMU_$(k) := $$($(k)))))
 ignored_env := $(strip $(foreach k,$(KNOBS),$(if $(filter environment%,$(origin $(k))),$(k))))
 ifneq ($(ignored_env),)
@@ -51,7 +53,7 @@ space := $(empty) $(empty)
 MAKEOVERRIDES := $(strip $(foreach v,$(filter-out $(KNOBS) KMMU_%,$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))),$(v)=$(subst $(space),\$(space),$(value $(v)))))
 
 .PHONY: run test base apply build selftests check edit export send bench mirror-cost kasan scanner-test clean help \
-	deps fresh-check knobs lava litmus
+	deps fresh-check knobs lava litmus ept ept-spike
 
 help:
 	@sed -n 's/^#   make /  make /p' Makefile
@@ -98,6 +100,12 @@ mirror-cost: deps
 
 kasan: deps
 	bash $(S)/kasan.sh
+
+ept: deps
+	bash $(S)/ept.sh
+
+ept-spike: deps
+	KMMU_EPT_SPIKE=1 bash $(S)/ept.sh
 
 scanner-test: deps
 	python3 tests/test-scanconsole.py

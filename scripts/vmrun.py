@@ -622,11 +622,19 @@ def cmd_run(a):
                 # The traces the harness asked for are evidence, not a splat
                 # of their own: only a real report after them counts.
                 findings = [f for f in findings if f['line'] <= dump['line'] or f['kind'] != 'call-trace']
+            errata = []
+            if a.mode in BOCHS_MODES:
+                findings, errata = bochsrun.split_errata(findings, a.kernel, a.vmlinux)
+                for f, why in errata:
+                    print('note: group %d: not counted, %s: %s' % (g['n'], why, f['text']),
+                          file=sys.stderr)
             decoded = decode_frames(lines, a.vmlinux) if findings or dump else {}
             done = '# kmmu-done' in text
             boot = {'group': g['n'], 'boot': g['boot'], 'seconds': round(secs, 1), 'info': info,
                     'killed': killed, 'completed': done, 'sysrq': dump,
                     'splats': [dict(f, log=os.path.basename(console)) for f in findings]}
+            if errata:
+                boot['emulator_errata'] = ['%s: %s' % (why, f['text']) for f, why in errata]
             if dump:
                 boot['evidence'] = splat_evidence(lines, [], decoded, dump['line'])
             boots.append(boot)
