@@ -71,7 +71,7 @@ def cmdline_extra(ips=DEFAULT_IPS):
       kernel computes 2688: "XSAVE consistency problem", a WARNING at boot.
       Without AVX-512 (clearcpuid) the sizes agree.
     """
-    return ['tsc_early_khz=%d' % (ips // 1000), 'clearcpuid=avx512f']
+    return ['tsc_early_khz=%d' % (ips // 1000), 'clearcpuid=avx512f,aperfmperf']
 
 
 def kernel_source(kernel, vmlinux=None):
