@@ -30,6 +30,52 @@
 # reaches the scripts as KMMU_NAME (KMMU_ONLY, KMMU_SERIES, KMMU_KSRC ...), the
 # only names they read.  A variable of the same name in the environment does
 # nothing (a note says so); export KMMU_NAME for a setting to stay.
+# Each one, as make help lists them (a harness test checks that every name in
+# KNOBS has its line here, and no other):
+# knob: SERIES=6.12|mainline     which series (default 6.12; mainline: fixes for upstream, 7.3 base)
+# knob: KSRC=DIR                 your kernel tree as the base (apply: a branch in a worktree, your checkout untouched)
+# knob: BRANCH=NAME              the branch KSRC gets (default kvm-mmu-series/<series>)
+# knob: FORCE_BASE=1             take another base version when the pinned one left the archive
+# knob: DISCARD_EDITS=1          throw away hand edits in out/trees/patched/src (kept aside as a patch)
+# knob: FORCE=1                  make edit/send: make the branch again over commits not exported (old one saved)
+# knob: MODES="tdp shadow-mmu"   MMU modes of make run (also npt-off)
+# knob: PATCHED_MODES=mirror     modes the patched kernel alone runs (default: the series header; empty: none)
+# knob: KERNELS="base patched"   which kernels make run boots
+# knob: ONLY=REGEX               run only the tests whose "name args" match
+# knob: FRAGMENTS="F..."         config fragments (default configs/vm-kvm.config configs/debug.config)
+# knob: TEST_LIST=FILE           the test list (default tests/kvm-tests.list)
+# knob: MAX_SECONDS=N            limit of one VM run (default 1800)
+# knob: VM_JOBS=N                VM runs at once (default 2 on two cores or more)
+# knob: ACCEL=auto|kvm|tcg       QEMU accelerator: kvm (-cpu host, timeouts / 4) when /dev/kvm works and nested virtualization is on (default auto)
+# knob: FRESH=1                  run every base test again instead of reusing its cached result
+# knob: RETRIES=N                attempts after a failure, per test, unless the list says (default 1)
+# knob: RERUNS=N                 reruns on both kernels of a test flaky on patched only (default 2)
+# knob: HEARTBEAT=N              a kernel build progress line every N s (default 30; 0: none)
+# knob: SKIP_VM=1                make test: leave out the VM runs
+# knob: SKIP_MAINLINE=1          make test: leave out the mainline series
+# knob: SKIP_BISECT=1            make check: no per-patch bisect build
+# knob: SPARSE=sid|PATH          make check: the sparse to use (default: the machine's, sid's when the base refuses it)
+# knob: JOBS=N                   kernel build jobs (default: nproc)
+# knob: KBUILD_DIR=DIR           build the kernel there instead of <tree>/build
+# knob: BENCH_LIST=FILE          make bench's list (default tests/bench.list)
+# knob: MODE=tdp                 make kasan's MMU mode
+# knob: COST_FUNCS="f..."        make mirror-cost: the functions whose instructions are counted
+# knob: PREFIX=TEXT              make send: subject prefix (default: the cover's "# prefix:")
+# knob: VERSION=N                make send: post as vN whatever postings/ says
+# knob: COVER=FILE               make send: the cover letter (default covers/<series>.txt)
+# knob: SEND=1                   make send: really post (b4 send), then record it in postings/
+# knob: REFLECT=1                make send: send the mails to yourself only
+# knob: COMPARE=vN               make send: also the range-diff to the posted vN
+# knob: BASE_PKG=NAME            the base's Debian package (default: the series header)
+# knob: BASE_VERSION=V           the base's version (default: the series header)
+# knob: APT_SUITE=SUITE          the suite the base comes from (default: the series header)
+# knob: LAVA_URL=URL             make lava: where the lab finds the artifacts
+# knob: LAVA_TARGET=tcg|kvm      make lava: QEMU TCG -cpu max, or -enable-kvm -cpu host
+# knob: SHARD_MINUTES=N          make lava: longest a job's tests may take together (default 60)
+# knob: SELFTESTS_BIN=DIR        make ept: test binaries already built (default: build the list's)
+# knob: BOCHS_SLOWDOWN=F         make ept: host limits are the list's guest timeouts times F (default 3)
+# Environment only (export them): KMMU_CACHE=DIR (downloads, ccache, cached
+# base results; default ~/.cache/kvm-mmu-series), KMMU_OUT=DIR (default out/).
 
 SHELL := /bin/bash
 S := scripts
@@ -38,9 +84,9 @@ S := scripts
 # of each script).
 KNOBS := SERIES KSRC BRANCH FORCE_BASE DISCARD_EDITS FORCE \
 	MODES PATCHED_MODES KERNELS ONLY FRAGMENTS TEST_LIST MAX_SECONDS VM_JOBS \
-	SKIP_VM SKIP_MAINLINE SKIP_BISECT JOBS KBUILD_DIR BENCH_LIST MODE COST_FUNCS \
+	SKIP_VM SKIP_MAINLINE SKIP_BISECT SPARSE JOBS KBUILD_DIR BENCH_LIST MODE COST_FUNCS \
 	PREFIX VERSION COVER SEND REFLECT COMPARE BASE_PKG BASE_VERSION APT_SUITE RETRIES RERUNS \
-	LAVA_URL LAVA_TARGET SHARD_MINUTES SELFTESTS_BIN BOCHS_SLOWDOWN
+	LAVA_URL LAVA_TARGET SHARD_MINUTES ACCEL FRESH HEARTBEAT SELFTESTS_BIN BOCHS_SLOWDOWN
 $(foreach k,$(KNOBS),$(if $(filter command line,$(origin $(k))),$(eval export KMMU_$(k) := $$($(k)))))
 ignored_env := $(strip $(foreach k,$(KNOBS),$(if $(filter environment%,$(origin $(k))),$(k))))
 ifneq ($(ignored_env),)
@@ -57,6 +103,10 @@ MAKEOVERRIDES := $(strip $(foreach v,$(filter-out $(KNOBS) KMMU_%,$(foreach v,$(
 
 help:
 	@sed -n 's/^#   make /  make /p' Makefile
+	@echo
+	@echo 'Settings (make <target> NAME=value; the scripts read KMMU_NAME; make knobs shows them):'
+	@sed -n 's/^# knob: /  /p' Makefile
+	@sed -n '/^# Environment only/,/^[^#]/s/^# /  /p' Makefile
 
 run: deps
 	bash $(S)/run.sh

@@ -93,8 +93,29 @@ if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.kmmu-config-inputs" 2>/dev/null)" 
 	echo "$inputs" > "$obj/.kmmu-config-inputs"
 fi
 
+# Reproducible: the base kernel's test results are cached by the sha256 of
+# its bzImage (scripts/basecache.py), and a build from the same tree with the
+# same configuration must give the same bytes (a new clone, ccache warm):
+# no build time, user, host or build count of this machine in it.
+: "${KBUILD_BUILD_TIMESTAMP:=$(date -u -d "@$(stat -c %Y "$src/Makefile")" '+%Y-%m-%d %H:%M:%S UTC')}"
+: "${KBUILD_BUILD_USER:=kmmu}" "${KBUILD_BUILD_HOST:=kvm-mmu-series}" "${KBUILD_BUILD_VERSION:=1}"
+export KBUILD_BUILD_TIMESTAMP KBUILD_BUILD_USER KBUILD_BUILD_HOST KBUILD_BUILD_VERSION
+
+# make's output is hidden (-s): a heartbeat line every KMMU_HEARTBEAT seconds
+# (default 30, 0: none) says how many objects are done.
+every=${KMMU_HEARTBEAT:-30}
+case $every in ''|*[!0-9]*) die "KMMU_HEARTBEAT must be seconds (0: no heartbeat), not '$every'" ;; esac
 msg "building bzImage in $obj ($jobs jobs)"
 start=$(now)
+touch "$obj/.kmmu-build-start"
+hb=
+if [ "$every" -gt 0 ]; then
+	build_heartbeat "$obj" "$obj/.kmmu-build-start" "$every" "$(cat "$obj/.kmmu-objects" 2>/dev/null)" &
+	hb=$!
+	trap 'kill $hb 2>/dev/null' EXIT
+fi
 kmake bzImage
-msg "built $obj/arch/x86/boot/bzImage in $(( $(now) - start )) s"
+if [ -n "$hb" ]; then kill "$hb" 2>/dev/null; wait "$hb" 2>/dev/null || true; trap - EXIT; fi
+find "$obj" -name '*.o' | wc -l > "$obj/.kmmu-objects"
+msg "built $obj/arch/x86/boot/bzImage in $(duration $(( $(now) - start )))"
 echo "$obj/arch/x86/boot/bzImage"

@@ -10,12 +10,16 @@
 #  - bisect build: the patches pushed one by one with quilt (--fuzz=0) on a
 #    copy of the base tree (out/bisect/src); after each, arch/x86/kvm/ (and
 #    virt/kvm/) builds with W=1, and the files the patch touches have no W=1
-#    warning and no sparse (C=2) warning that the base does not already have;
+#    warning and no sparse (C=2) warning that the base does not already have
+#    (the machine's sparse, or sid's when the base's Makefile refuses that
+#    one as too old, as Linux 7.x does bookworm's: scripts/get-sparse.sh);
 #    then the whole series once more with the options it adds
 #    (configs/series-NAME.config) off, as a distribution builds it.
 #
 # Environment: KMMU_SKIP_BISECT=1 (make check SKIP_BISECT=1) skips the build
-# steps (metadata and checkpatch only).
+# steps (metadata and checkpatch only).  KMMU_SPARSE (make check SPARSE=...):
+# the sparse to use, "sid" (scripts/get-sparse.sh) or a checker's path; by
+# default the machine's, or sid's where the base refuses the machine's.
 set -e
 . "$(dirname "$0")/lib.sh"
 
@@ -169,22 +173,67 @@ norm() {
 # build just made and make compiles nothing again; the compiler's own W=1
 # warnings (the ones with a [-W...] option name) are then left out of the
 # sparse comparison, which the W=1 one above already covers.
+smake() { bmake -s W=1 C=2 CHECK="$checker" "$@"; }
 sparse_of() {	# sparse_of OBJ: normalised sparse warnings of one object
-	bmake -s W=1 C=2 "$1" 2>&1 >/dev/null | norm | grep -v ' \[-W[^]]*\]$' || true
+	smake "$1" 2>&1 >/dev/null | norm | grep -v ' \[-W[^]]*\]$' || true
 }
 
 bmake -s olddefconfig >/dev/null
 bmake -s prepare >/dev/null 2>&1
 bmake -s W=1 arch/x86/kvm/ virt/kvm/ > /dev/null 2> "$tmp/w1-base" || true
 
-# sparse 0.6.4 (bookworm's) is too old for Linux 7.x, whose Makefile then
-# refuses C=2 with a message instead of running it: there is no sparse result
-# to compare, so say so, per patch, as a TAP SKIP instead of passing silently.
-sparse_skip=
-if bmake -s W=1 C=2 arch/x86/kvm/mmu/spte.o 2>&1 >/dev/null | grep -q 'sparse is not available or not up to date'; then
-	sparse_skip="sparse $(sparse --version 2>/dev/null | awk '{ print $1 }') is too old for Linux $(tree_kernelversion "$base") (its Makefile: \"sparse is not available or not up to date\")"
-	echo "# $sparse_skip: sparse comparison skipped"
+# Which sparse.  Linux 7.x's Makefile runs scripts/checker-valid.sh first and,
+# when sparse cannot parse what the kernel needs (__typeof_unqual__), turns
+# C=2 off with "... is not available or not up to date" instead of running
+# it.  bookworm's sparse 0.6.4 is refused that way, so:
+#  - a base whose Makefile takes the machine's sparse (the 6.12 series: 6.12
+#    has no such check, and bookworm's sparse is the one Debian ships beside
+#    its 6.12 kernels) is checked with it: no download, and the base and
+#    each patch are compared with one and the same sparse either way (on
+#    the 6.12 files the series touches, sid's sparse gives the same
+#    warnings as bookworm's);
+#  - a base that refuses it (the mainline series' 7.3) is checked with sid's
+#    sparse 0.6.5~rc1, fetched into $KMMU_CACHE/sparse by
+#    scripts/get-sparse.sh (never installed on the host);
+#  - when that cannot be fetched, or the base refuses it too, a "not ok"
+#    says so and the sparse steps are skipped: the run fails, it does not
+#    pass without sparse.
+# KMMU_SPARSE (make check SPARSE=...) overrides: "sid" for sid's sparse on
+# any base, or the path of a checker; then a refusal is a "not ok" as well.
+sparse_refused() {	# sparse_refused CHECKER: the base's Makefile will not run it
+	bmake -s W=1 C=2 CHECK="$1" arch/x86/kvm/mmu/spte.o 2>&1 >/dev/null |
+		grep -q 'is not available or not up to date'
+}
+get_sparse() {	# checker= sid's sparse (the path of its wrapper), or nothing
+	checker=$("$TOP/scripts/get-sparse.sh" 2> "$tmp/get-sparse") || checker=
+	[ -z "$checker" ] || sed 's/^/# /' "$tmp/get-sparse"
+}
+kv=$(tree_kernelversion "$base")
+checker=${KMMU_SPARSE:-sparse}
+case $checker in */*) checker=$(realpath "$checker") ;; esac
+[ "$checker" != sid ] || get_sparse
+state=ok
+if [ -z "$checker" ]; then state=unfetched
+elif sparse_refused "$checker"; then state=refused; fi
+if [ $state = refused ] && [ -z "${KMMU_SPARSE:-}" ]; then
+	echo "# sparse $(sparse --version 2>/dev/null | awk '{ print $1 }') (the machine's) is too old for Linux $kv (its Makefile: \"not available or not up to date\"): sparse from Debian sid instead"
+	get_sparse
+	state=ok
+	if [ -z "$checker" ]; then state=unfetched
+	elif sparse_refused "$checker"; then state=refused; fi
 fi
+sparse_skip=
+case $state in
+unfetched)
+	sparse_skip="no sparse for Linux $kv"
+	tap fail "a sparse that Linux $kv runs: scripts/get-sparse.sh fetches sid's" "$tmp/get-sparse" ;;
+refused)
+	sparse_skip="no sparse for Linux $kv"
+	echo "C=2 CHECK=$checker: the Makefile of Linux $kv refuses it (\"not available or not up to date\")" > "$tmp/sparse-refused"
+	tap fail "a sparse that Linux $kv runs: $checker" "$tmp/sparse-refused" ;;
+ok)
+	echo "# sparse: $checker $("$checker" --version 2>/dev/null)$([ "$checker" = sparse ] || echo " ($(cat "$(dirname "$checker")/VERSION" 2>/dev/null))")" ;;
+esac
 norm < "$tmp/w1-base" > "$tmp/w1-base.n"
 
 # Sparse at the base, now, for every C file of arch/x86/kvm or virt/kvm that
@@ -236,7 +285,7 @@ for p in $listed; do
 	for fl in $files; do
 		case "$fl" in arch/x86/kvm/*.c|virt/kvm/*.c) ;; *) continue ;; esac
 		o=${fl%.c}.o
-		if ! bmake -s W=1 C=2 "$o" 2> "$tmp/sp.raw" >/dev/null; then
+		if ! smake "$o" 2> "$tmp/sp.raw" >/dev/null; then
 			echo "sparse build of $o failed:" >> "$tmp/new-sparse"
 			tail -n 5 "$tmp/sp.raw" >> "$tmp/new-sparse"
 		fi

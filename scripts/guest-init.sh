@@ -42,7 +42,73 @@ inject=$(sed -n 's/.*kmmu\.inject=\([a-z]*\).*/\1/p' /proc/cmdline)
 # kmmu.noretry=1: one attempt per test (the host's reruns of a flaky test
 # count first attempts).
 noretry=$(sed -n 's/.*kmmu\.noretry=\([01]\).*/\1/p' /proc/cmdline)
+# kmmu.tdiv=N: the host boots this guest with KVM, not TCG: the list's
+# timeouts, sized for TCG, divided by N, 30 s at least (scaled_timeout() in
+# scripts/vmrun.py, whose own limits follow the same rule).
+tdiv=$(sed -n 's/.*kmmu\.tdiv=\([0-9]*\).*/\1/p' /proc/cmdline)
 kmsg() { echo "kmmu: $*" > /dev/kmsg; }
+
+# Yield paths (yield:SYM+SYM in the list): every call of
+# __cond_resched_rwlock_read() or _write() is recorded with its stack.  The
+# callers check need_resched() || rwlock_needbreak() first, so a call means
+# that the need-to-yield branch ran, in the function that called it or,
+# through a shared helper such as tdp_mmu_iter_cond_resched(), in one of the
+# functions further up the stack: a yield counts for the first function of
+# the list found in its stack.
+tr=/sys/kernel/tracing
+yield_setup() {
+	[ -d $tr/events ] || mount -t tracefs tracefs $tr 2>/dev/null ||
+		{ echo "tracefs cannot be mounted"; return 1; }
+	[ -w $tr/kprobe_events ] || { echo "no kprobe_events (CONFIG_KPROBE_EVENTS)"; return 1; }
+	if [ ! -d $tr/events/kmmu ]; then
+		for l in read write; do
+			echo "p:kmmu/yield_$l __cond_resched_rwlock_$l caller=+0(\$stack):symbol" \
+				>> $tr/kprobe_events || { echo "kprobe on __cond_resched_rwlock_$l refused"; return 1; }
+			echo stacktrace > $tr/events/kmmu/yield_$l/trigger ||
+				{ echo "no stacktrace trigger"; return 1; }
+		done
+	fi
+	echo 0 > $tr/tracing_on
+	echo 4096 > $tr/buffer_size_kb
+	echo > $tr/trace
+	echo 1 > $tr/events/kmmu/enable && echo 1 > $tr/tracing_on
+}
+# yield_count SYMS: print "SYM lock N" per function of SYMS (+-separated)
+# and lock that yielded, "CALLER lock N (not named)" for the other yields,
+# and return 1 if none of SYMS yielded.
+yield_count() {
+	echo 0 > $tr/tracing_on
+	echo 0 > $tr/events/kmmu/enable
+	awk -v syms="$1" '
+		BEGIN { n = split(syms, s, "+"); for (i = 1; i <= n; i++) want[s[i]] = 1 }
+		function done() {
+			if (lock != "") {
+				if (hit != "") named[hit " " lock]++
+				else other[caller " " lock]++
+			}
+			lock = ""; hit = ""
+		}
+		/ yield_[a-z]*: / {
+			done()
+			lock = $0; sub(/.* yield_/, "", lock); sub(/:.*/, "", lock)
+			caller = $0; sub(/.*caller=/, "", caller); sub(/\+.*/, "", caller)
+			next
+		}
+		/^ *=> / {
+			f = $2; sub(/\+.*/, "", f)
+			if (lock != "" && hit == "" && (f in want)) hit = f
+			next
+		}
+		END {
+			done()
+			for (k in named) print k, named[k]
+			for (k in other) print k, other[k], "(not named)"
+		}' $tr/trace | sort > /tmp/yields
+	[ "$(cat $tr/per_cpu/cpu*/stats 2>/dev/null | awk '/^overrun/ { n += $2 } END { print n + 0 }')" = 0 ] ||
+		echo "(trace buffer overran: counts are lower bounds)"
+	cat /tmp/yields
+	grep -q '^[^ ]* [a-z]* [0-9]*$' /tmp/yields
+}
 
 # What every thread of a test is doing, three times a second apart: its state
 # (R running, S/D sleeping), the CPU time it has used (utime stime, in ticks),
@@ -113,12 +179,16 @@ run_limited() {
 if [ ! -f "$list" ]; then
 	echo "# kmmu-error no test list $list" > $tap
 else
-	while IFS='	' read -r id name timeout retries args; do
+	while IFS='	' read -r id name timeout retries ysyms args; do
 		[ -n "$id" ] || continue
 		if [ -n "$only" ]; then
 			case ",$only," in *",$id,"*) ;; *) continue ;; esac
 		fi
 		bin=/kvm/$name
+		if [ "${tdiv:-1}" -gt 1 ]; then
+			timeout=$((timeout / tdiv))
+			[ "$timeout" -ge 30 ] || timeout=30
+		fi
 		echo "# kmmu-begin $id $name $timeout" > $tap
 		kmsg "begin test $id $name"
 		start=$(cut -d' ' -f1 /proc/uptime)
@@ -153,7 +223,10 @@ else
 		# inner limit catches a test that merely runs too long.  A test
 		# the list marks retry:N gets N more attempts after a failure;
 		# every failed attempt's output stays in the log.
-		flaky=
+		flaky= ywhy=
+		if [ "$ysyms" != - ]; then
+			ywhy=$(yield_setup) || ywhy="yield count unavailable: $ywhy"
+		fi
 		while :; do
 			(cd /tmp && run_limited "$timeout" "$bin" $args) > /tmp/out 2>&1
 			rc=$?
@@ -168,12 +241,22 @@ else
 		end=$(cut -d' ' -f1 /proc/uptime)
 		kmsg "end test $id $name rc=$rc"
 		sed 's/^/# /' /tmp/out > $tap
+		# A test that targets a yield path fails if no function it names
+		# yielded, over all attempts: its check could not have failed.
+		if [ "$ysyms" != - ]; then
+			if [ -z "$ywhy" ]; then
+				yield_count "$ysyms" > /tmp/yields.out || ywhy="yield path not taken: no call from $(echo "$ysyms" | sed 's/+/ or /g') to __cond_resched_rwlock_*()"
+				sed 's/^/# kmmu-yield /' /tmp/yields.out > $tap
+			fi
+			[ -n "$ywhy" ] && [ "$rc" = 0 ] && rc=yield
+		fi
 		secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
 		case $rc in
 		0)	echo "ok $id $name # time=${secs}s${flaky:+ flaky: passed on retry after $flaky}" > $tap ;;
 		4)	why=$(grep -m1 -iE 'skip|requirement|not supported' /tmp/out | tr -d '#' | cut -c1-120)
 			echo "ok $id $name # SKIP ${why:-exit code 4} time=${secs}s" > $tap ;;
 		137)	echo "not ok $id $name # TIMEOUT after ${timeout}s (killed in the guest)" > $tap ;;
+		yield)	echo "not ok $id $name # $ywhy time=${secs}s" > $tap ;;
 		*)	echo "not ok $id $name # exit=$rc time=${secs}s${flaky:+ (also failed before: $flaky)}" > $tap ;;
 		esac
 		lava_result "$id" "$name" "$rc"

@@ -200,6 +200,30 @@ upstream_of() { local v=${1%%-*}; echo "${v%%+*}"; }
 
 now() { date +%s; }
 
+# "4 min 10 s" of a number of seconds.
+duration() { if [ "$1" -ge 60 ]; then echo "$(($1 / 60)) min $(($1 % 60)) s"; else echo "$1 s"; fi; }
+
+# build_heartbeat DIR STAMP EVERY [TOTAL]: every EVERY seconds, a line on
+# stderr with the objects (*.o under DIR) written since STAMP was touched,
+# TOTAL (the objects of the last build, when known) and the time since:
+# a kernel build that runs with its output hidden still shows it moves, a
+# line each EVERY seconds and no more (CI logs).  Run it in the background
+# and kill it when the build is over.
+build_heartbeat() {
+	local dir=$1 stamp=$2 every=$3 total=${4:-} start n s=
+	start=$(now)
+	# Killed, it takes its sleep along; the sleep holds no output open
+	# either way (a pipe to tee would wait for it).
+	trap 'kill $s 2>/dev/null; exit 0' TERM
+	while :; do
+		sleep "$every" < /dev/null > /dev/null 2>&1 &
+		s=$!
+		wait $s
+		n=$(find "$dir" -name '*.o' -newer "$stamp" 2>/dev/null | wc -l)
+		msg "building: $n objects compiled${total:+ (the last build had $total in all)}, $(duration $(( $(now) - start )))"
+	done
+}
+
 # at_most N CMD ARG...: run "CMD ARG" in the background for each ARG, at most
 # N at a time, and wait for all of them.  The caller must have no other
 # background job of its own running (wait -n would count it).
@@ -215,6 +239,23 @@ at_most() {
 		running=$((running + 1))
 	done
 	wait
+}
+
+# vm_matrix "MODES" "PATCHED_MODES" "KERNELS": the VM runs of make run and
+# make bench, "KERNEL MODE" a line each, in the order they go: each mode's
+# kernels side by side; the patched-only modes (mirror: they need what the
+# series adds) on the patched kernel alone.  The one place that matrix is made.
+vm_matrix() {
+	local mode k
+	for mode in $1 $2; do
+		for k in $3; do
+			case " $1 " in
+			*" $mode "*) ;;
+			*) [ "$k" = patched ] || continue ;;
+			esac
+			echo "$k $mode"
+		done
+	done
 }
 
 # The files a patch touches (git or plain unified diff), as paths in the

@@ -237,12 +237,222 @@ def confirm(confirm_runs, key, mode, base_mode):
     return 'flaky on patched only, not reproduced in reruns ' + tally, 'skipped', 'flaky-not-reproduced'
 
 
+# The mark a verdict class puts in its cell of the table (upper case: counted
+# as failed); the full verdict is under the table.
+MARK = {'pass': '', 'skip': '', 'fixed': 'fixed', 'flaky': 'flaky', 'flaky-both': 'flaky',
+        'flaky-patched-only': 'FLAKY', 'flaky-not-reproduced': 'flaky',
+        'flaky-both-reruns': 'flaky', 'fails-on-base-too': 'base too',
+        'regression': 'REGRESSION', 'fail': 'FAIL'}
+ARROW = '\u2192'
+
+
+def secs_delta(r):
+    """The patched time minus the base's, '+2.1 s', or '' without both."""
+    b, p = r['base_secs'], r['patched_secs']
+    if b is None or p is None:
+        return ''
+    d = p - b
+    return ('%+.0f s' if abs(d) >= 10 else '%+.1f s') % d
+
+
+def cell(r):
+    """A row's cell of the pivoted table: 'base -> patched  +1.2 s  mark';
+    a base outcome reused from the cache has a '*'."""
+    parts = ['%s%s %s %s' % (r['base'], '*' if r['base_reused'] else '', ARROW, r['patched'])]
+    for x in (secs_delta(r), r['mark']):
+        if x:
+            parts.append(x)
+    return '  '.join(parts)
+
+
+def pivot(rows):
+    """(tests in first-seen order, modes in first-seen order, {(test, mode): row})."""
+    tests, modes, by = [], [], {}
+    for r in rows:
+        if r['test'] not in tests:
+            tests.append(r['test'])
+        if r['mode'] not in modes:
+            modes.append(r['mode'])
+        by[(r['test'], r['mode'])] = r
+    return tests, modes, by
+
+
+def reused_note(reused, nreused, total):
+    return ('* base: reused from %s (the base result cache, for %d of %d results: same base '
+            'kernel, initramfs, list line, mode and accelerator; KMMU_FRESH=1 runs them again)'
+            % (', '.join(reused) or 'an earlier run', nreused, total))
+
+
+def print_pivot(rows, reused, nreused):
+    """One row per test, one column per mode, each cell base -> patched."""
+    tests, modes, by = pivot(rows)
+    w = min(max([len(t) for t in tests] + [4]), 64)
+    cells = {k: cell(r) for k, r in by.items()}
+    cw = {m: max([len(m)] + [len(cells[(t, m)]) for t in tests if (t, m) in cells]) for m in modes}
+    print('  '.join(['%-*s' % (w, 'test')] + ['%-*s' % (cw[m], m) for m in modes]).rstrip())
+    print('  '.join(['-' * w] + ['-' * cw[m] for m in modes]))
+    for t in tests:
+        name = t if len(t) <= w else t[:w - 3] + '...'
+        print('  '.join(['%-*s' % (w, name)] + ['%-*s' % (cw[m], cells.get((t, m), ''))
+                                                 for m in modes]).rstrip())
+    if nreused:
+        print(reused_note(reused, nreused, len(rows)))
+
+
+def print_details(rows):
+    """The rows whose verdict is not a plain pass, a line each with their
+    verdict, then for failures what explains them."""
+    w = min(max([len(r['test']) for r in rows] + [4]), 64)
+    print('%-*s  %-10s  %-8s  %-8s  %s' % (w, 'test', 'mode', 'base', 'patched', 'verdict'))
+    print('%s  %s  %s  %s  %s' % ('-' * w, '-' * 10, '-' * 8, '-' * 8, '-' * 20))
+    for r in rows:
+        t = r['test'] if len(r['test']) <= w else r['test'][:w - 3] + '...'
+        secs = ''
+        if r['base_secs'] is not None or r['patched_secs'] is not None:
+            secs = '  [%ss / %ss]' % (r['base_secs'] if r['base_secs'] is not None else '-',
+                                      r['patched_secs'] if r['patched_secs'] is not None else '-')
+        print('%-*s  %-10s  %-8s  %-8s  %s%s' % (w, t, r['mode'], r['base'], r['patched'],
+                                              r['verdict'], secs))
+        for line in evidence_lines(r):
+            print('%*s  %s' % (w, '', line))
+
+
+def evidence_lines(r):
+    """What explains a failed row: its note, the splat as the console printed
+    it and what the base showed, a killed test's threads, the evidence
+    vmrun.py gathered, the test's last lines."""
+    out = []
+    if r['count'] != 'failed':
+        return out
+    if r['note']:
+        out.append(r['note'][:150])
+    # The splat as the console printed it (offsets for addr2line), and
+    # what the base showed instead: a source line moved by the series
+    # gives a new signature, and this is where one sees it.
+    if r['splat']:
+        out.append('console: ' + r['splat'][:150])
+        out += ['base splat: ' + x[:150] for x in r['base_splat_signatures'][:3]]
+    # A timeout: what each of the killed test's threads was doing.
+    out += ['thread ' + th[:150] for th in (r['threads'].split('; ') if r['threads'] else [])]
+    # Each splat with its top frames as file:line, and for a guest the
+    # host found wedged, the sysrq backtraces it asked for (vmrun.py).
+    out += [e[:200] for e in r['evidence'][:12]]
+    # The test's last lines (its assertion message): CI logs keep only
+    # this output, not the results directory.
+    out += ['| ' + x.rstrip()[:150] for x in r['tail'][-8:]]
+    return out
+
+
+def md_escape(text):
+    return text.replace('\\', '\\\\').replace('|', '\\|').replace('`', "'")
+
+
+def markdown(rows, problems, counts, accel, reused, nreused):
+    """The report as Markdown: the pivoted table, then the verdicts other
+    than pass with the evidence of the failures (cover letters take the table)."""
+    tests, modes, by = pivot(rows)
+    out = ['# KVM MMU series: base %s patched' % ARROW, '']
+    if accel:
+        out += ['Accelerator: **%s** (`-cpu %s`), guest CPU %s; host CPU %s (%s).' % (
+            accel['accel'], accel['cpu'], accel['guest'], accel['host'], accel['why']), '']
+    out += ['**%d passed, %d failed, %d skipped**%s' % (
+        counts['passed'], counts['failed'], counts['skipped'],
+        ' (run problems: %d)' % len(problems) if problems else ''), '']
+    out.append('| test | ' + ' | '.join(modes) + ' |')
+    out.append('|---|' + '---|' * len(modes))
+    for t in tests:
+        out.append('| `%s` | %s |' % (md_escape(t), ' | '.join(
+            md_escape(cell(by[(t, m)])) if (t, m) in by else '' for m in modes)))
+    if nreused:
+        out += ['', '\\' + md_escape(reused_note(reused, nreused, len(rows)))]
+    details = [r for r in rows if r['verdict'] != 'pass']
+    if details:
+        out += ['', '## Verdicts other than pass', '']
+        for r in details:
+            out.append('- `%s` (%s): **%s**; base %s, patched %s' % (
+                md_escape(r['test']), r['mode'], md_escape(r['verdict']), r['base'], r['patched']))
+            ev = evidence_lines(r)
+            if ev:
+                out += ['', '  ```'] + ['  ' + x for x in ev] + ['  ```', '']
+    if problems:
+        out += ['', '## Run problems', ''] + ['- ' + md_escape(p) for p in problems]
+    return '\n'.join(out) + '\n'
+
+
+_XML_BAD = re.compile('[\x00-\x08\x0b\x0c\x0e-\x1f]')
+
+
+def junit(rows, problems, accel):
+    """The verdicts as JUnit XML, as Jenkins and GitLab read it: a testsuite
+    per mode, a testcase per test (classname kvm-mmu.<mode>, time the patched
+    kernel's); counted failed: <failure>, counted skipped: <skipped>, with
+    the verdict as message and the evidence as text.  Run problems are
+    failed testcases of a suite "run"."""
+    import xml.etree.ElementTree as ET
+
+    def clean(x):
+        return _XML_BAD.sub('?', x)
+    top = ET.Element('testsuites', name='kvm-mmu-series')
+    suites = {}
+    for r in rows:
+        if r['mode'] not in suites:
+            suites[r['mode']] = ET.SubElement(top, 'testsuite', name=r['mode'])
+            if accel:
+                props = ET.SubElement(suites[r['mode']], 'properties')
+                for k in ('accel', 'cpu', 'guest', 'host'):
+                    ET.SubElement(props, 'property', name=k, value=clean(str(accel[k])))
+        tc = ET.SubElement(suites[r['mode']], 'testcase', classname='kvm-mmu.' + r['mode'],
+                           name=clean(r['test']), time='%.1f' % (r['patched_secs'] or 0))
+        if r['count'] == 'failed':
+            f = ET.SubElement(tc, 'failure', message=clean(r['verdict']), type=r['class'])
+            f.text = clean('\n'.join(evidence_lines(r)))
+        elif r['count'] == 'skipped':
+            ET.SubElement(tc, 'skipped', message=clean(r['verdict']))
+        so = ET.SubElement(tc, 'system-out')
+        so.text = clean('base %s%s, patched %s; %s' % (r['base'], ' (reused from %s)' % r['base_reused']
+                                                        if r['base_reused'] else '', r['patched'],
+                                                        r['verdict']))
+    if problems:
+        s = ET.SubElement(top, 'testsuite', name='run')
+        for n, prob in enumerate(problems, 1):
+            tc = ET.SubElement(s, 'testcase', classname='kvm-mmu.run', name='run problem %d' % n)
+            ET.SubElement(tc, 'failure', message=clean(prob[:200]), type='run-problem').text = clean(prob)
+    total = {'tests': 0, 'failures': 0, 'skipped': 0, 'time': 0.0}
+    for s in top:
+        cases = s.findall('testcase')
+        n = {'tests': len(cases), 'failures': sum(1 for c in cases if c.find('failure') is not None),
+             'skipped': sum(1 for c in cases if c.find('skipped') is not None),
+             'time': sum(float(c.get('time') or 0) for c in cases)}
+        for k, v in n.items():
+            s.set(k, '%.1f' % v if k == 'time' else str(v))
+            total[k] += v
+        s.set('errors', '0')
+    for k, v in total.items():
+        top.set(k, '%.1f' % v if k == 'time' else str(v))
+    top.set('errors', '0')
+    ET.indent(top)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(top, encoding='unicode') + '\n'
+
+
+def write_file(path, text):
+    """Write PATH whole (a new file renamed over the old one): a run that
+    stops half way leaves the last complete report."""
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    tmp = path + '.tmp'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--patched', nargs='+', required=True)
     p.add_argument('--base', nargs='*')
     p.add_argument('--json')
     p.add_argument('--confirm', nargs='*', default=[])
+    p.add_argument('--markdown', metavar='FILE', help='the report in Markdown (out/results/report.md)')
+    p.add_argument('--junit', metavar='FILE', help='the verdicts as JUnit XML (out/results/junit.xml)')
     a = p.parse_args()
     patched, base = load(a.patched), load(a.base)
     confirm_runs = []
@@ -295,7 +505,8 @@ def main():
                          'tail': rec.get('output_tail') or [] if c == 'failed' else [],
                          'threads': rec.get('threads') or '' if c == 'failed' else '',
                          'evidence': rec.get('evidence') or [] if c == 'failed' else [],
-                         'base_secs': brec.get('secs') if brec else None, 'patched_secs': rec.get('secs')})
+                         'base_secs': brec.get('secs') if brec else None, 'patched_secs': rec.get('secs'),
+                         'base_reused': (brec or {}).get('reused'), 'mark': MARK[cls]})
         for prob in prun['problems']:
             problems.append('%s (%s): %s' % (prun['label'], mode, prob))
         for r in (brun, prun):
@@ -308,38 +519,19 @@ def main():
             for prob in brun['problems']:
                 print('note: base kernel (%s): %s' % (mode, prob))
 
-    w = max([len(r['test']) for r in rows] + [4])
-    w = min(w, 64)
-    print('%-*s  %-10s  %-8s  %-8s  %s' % (w, 'test', 'mode', 'base', 'patched', 'verdict'))
-    print('%s  %s  %s  %s  %s' % ('-' * w, '-' * 10, '-' * 8, '-' * 8, '-' * 20))
-    for r in rows:
-        t = r['test'] if len(r['test']) <= w else r['test'][:w - 3] + '...'
-        secs = ''
-        if r['base_secs'] is not None or r['patched_secs'] is not None:
-            secs = '  [%ss / %ss]' % (r['base_secs'] if r['base_secs'] is not None else '-',
-                                      r['patched_secs'] if r['patched_secs'] is not None else '-')
-        print('%-*s  %-10s  %-8s  %-8s  %s%s' % (w, t, r['mode'], r['base'], r['patched'],
-                                              r['verdict'], secs))
-        if r['note'] and r['count'] == 'failed':
-            print('%*s  %s' % (w, '', r['note'][:150]))
-        # The splat as the console printed it (offsets for addr2line), and
-        # what the base showed instead: a source line moved by the series
-        # gives a new signature, and this is where one sees it.
-        if r['splat'] and r['count'] == 'failed':
-            print('%*s  console: %s' % (w, '', r['splat'][:150]))
-            for s in r['base_splat_signatures'][:3]:
-                print('%*s  base splat: %s' % (w, '', s[:150]))
-        # A timeout: what each of the killed test's threads was doing.
-        for th in r['threads'].split('; ') if r['threads'] else []:
-            print('%*s  thread %s' % (w, '', th[:150]))
-        # Each splat with its top frames as file:line, and for a guest the
-        # host found wedged, the sysrq backtraces it asked for (vmrun.py).
-        for e in r['evidence'][:12]:
-            print('%*s  %s' % (w, '', e[:200]))
-        # The test's last lines (its assertion message): CI logs keep only
-        # this output, not the results directory.
-        for line in r['tail'][-8:]:
-            print('%*s  | %s' % (w, '', line.rstrip()[:150]))
+    accel = next((r.get('accel') for r in list(patched.values()) + list(base.values())
+                  if r.get('accel')), None)
+    reused = sorted({d for r in base.values() for d in r.get('reused_from') or []})
+    nreused = sum(1 for r in rows if r['base_reused'])
+    if accel:
+        print('accelerator: %s (-cpu %s), guest CPU %s; host CPU %s; %s' % (
+            accel['accel'], accel['cpu'], accel['guest'], accel['host'], accel['why']))
+    print_pivot(rows, reused, nreused)
+    details = [r for r in rows if r['verdict'] != 'pass']
+    if details:
+        print()
+        print('Verdicts other than pass, failures with their evidence:')
+        print_details(details)
     flakes = [r for r in rows if r['class'] in ('flaky-patched-only', 'flaky-not-reproduced',
                                                  'flaky-both-reruns')]
     if flakes:
@@ -355,11 +547,20 @@ def main():
     for prob in problems:
         print('RUN FAILED: %s' % prob)
         counts['failed'] += 1
-    if a.json:
-        with open(a.json, 'w') as f:
-            json.dump({'rows': rows, 'problems': problems, 'counts': counts}, f, indent=1)
+    unwritten = []
+    for path, make in ((a.json, lambda: json.dumps({'rows': rows, 'problems': problems, 'counts': counts,
+                                                    'accel': accel, 'base_reused_from': reused}, indent=1)),
+                       (a.markdown, lambda: markdown(rows, problems, counts, accel, reused, nreused)),
+                       (a.junit, lambda: junit(rows, problems, accel))):
+        if path:
+            try:
+                write_file(path, make())
+            except OSError as e:
+                unwritten.append('%s: %s' % (path, e.strerror or e))
+    for u in unwritten:
+        print('error: cannot write %s' % u)
     print('%d passed, %d failed, %d skipped' % (counts['passed'], counts['failed'], counts['skipped']))
-    return 1 if counts['failed'] else 0
+    return 1 if counts['failed'] or unwritten else 0
 
 
 if __name__ == '__main__':

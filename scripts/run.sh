@@ -18,6 +18,16 @@
 #                        for KMMU_SERIES=mainline)
 #   KMMU_MAX_SECONDS=N   limit for each VM run (default 1800)
 #   KMMU_VM_JOBS=N       VM runs at once (default 2 on two cores or more, else 1)
+#   KMMU_ACCEL=auto|kvm|tcg   QEMU's accelerator: kvm (-cpu host, timeouts divided
+#                        by 4) when /dev/kvm works and the host offers nested
+#                        virtualization, else tcg (-cpu max); see vmrun.py accel
+#   KMMU_FRESH=1         run every base test again, even those whose results the
+#                        cache holds for the same inputs (scripts/basecache.py)
+#
+# A line per test as its result arrives goes to stderr ("[patched/tdp] 7/25
+# dirty_log_test pass 29 s, ~6 min left"; the time left from the previous
+# run's timings, kept in KMMU_CACHE/last-run/<series>/).  The report is also written as
+# out/results/report.md and out/results/junit.xml.
 set -e
 . "$(dirname "$0")/lib.sh"
 
@@ -33,6 +43,15 @@ need_group vm
 t0=$(now)
 timing() { printf '%-28s %5d s\n' "$1" "$2" >> "$KMMU_OUT/timings.txt"; }
 : > "$KMMU_OUT/timings.txt" 2>/dev/null || { mkdir -p "$KMMU_OUT"; : > "$KMMU_OUT/timings.txt"; }
+
+ACCEL=${KMMU_ACCEL:-auto}
+accel_note=$(python3 "$TOP/scripts/vmrun.py" accel --accel "$ACCEL") || exit 1
+msg "accelerator: $accel_note"
+case ${KMMU_FRESH:-0} in
+0|'') cache_args=(--cache "$KMMU_CACHE") ;;
+1) cache_args=(--cache "$KMMU_CACHE" --cache-refresh) ;;
+*) die "KMMU_FRESH must be 1 (run every base test again) or 0, not '$KMMU_FRESH'" ;;
+esac
 
 s=$(now); "$TOP/scripts/apply.sh"; timing "fetch + apply" $(( $(now) - s ))
 
@@ -56,37 +75,47 @@ VM_JOBS=${KMMU_VM_JOBS:-$(( $(nproc) >= 2 ? 2 : 1 ))}
 case $VM_JOBS in
 ''|*[!0-9]*|0) die "KMMU_VM_JOBS must be a number of VM runs at once (1 or more), not '$VM_JOBS'" ;;
 esac
+# The base kernel's clean results of an earlier run are reused when every
+# input that determines them is the same (scripts/basecache.py); the patched
+# kernel always runs.  Progress lines go to fd 3, this script's stderr.
+lastdir=$KMMU_CACHE/last-run/$SERIES_NAME
 vm_run() {	# vm_run "KERNEL MODE DIR": one VM run, its output in DIR/vmrun.out
-	local k mode d s
+	local k mode d s last=() cache=()
 	read -r k mode d <<< "$1"
 	msg "VM run: $k kernel, $mode"
+	if [ "$k" = base ]; then cache=("${cache_args[@]}"); fi
+	if [ -f "$lastdir/$k-$mode.json" ]; then last=(--last "$lastdir/$k-$mode.json"); fi
 	s=$(now)
 	python3 "$TOP/scripts/vmrun.py" run --kernel "$KMMU_OUT/trees/$k/build/arch/x86/boot/bzImage" \
 		--vmlinux "$KMMU_OUT/trees/$k/build/vmlinux" \
 		--initramfs "$KMMU_OUT/initramfs.cpio.gz" --list "$TEST_LIST" --mode "$mode" \
 		--label "$k" --out "$d" --max-seconds "$MAX_SECONDS" ${ONLY:+--only "$ONLY"} \
-		> "$d/vmrun.out" 2>&1 || true
+		--accel "$ACCEL" "${cache[@]}" --progress-fd 3 "${last[@]}" \
+		3>&2 > "$d/vmrun.out" 2>&1 || true
 	timing "VM run $k $mode" $(( $(now) - s ))
 }
 
 rc=0
 dirs_base=() dirs_patched=() runs=()
-for mode in $MODES $PATCHED_MODES; do
-	for k in $KERNELS; do
-		case " $MODES " in
-		*" $mode "*) ;;
-		*) [ "$k" = patched ] || continue ;;
-		esac
-		d=$KMMU_OUT/results/$k-$mode
-		rm -rf "$d"
-		mkdir -p "$d"
-		runs+=("$k $mode $d")
-		if [ "$k" = base ]; then dirs_base+=("$d"); else dirs_patched+=("$d"); fi
-	done
-done
+while read -r k mode; do
+	[ -n "$k" ] || continue
+	d=$KMMU_OUT/results/$k-$mode
+	rm -rf "$d"
+	mkdir -p "$d"
+	runs+=("$k $mode $d")
+	if [ "$k" = base ]; then dirs_base+=("$d"); else dirs_patched+=("$d"); fi
+done <<< "$(vm_matrix "$MODES" "$PATCHED_MODES" "$KERNELS")"
 s=$(now)
 at_most "$VM_JOBS" vm_run "${runs[@]}"
 timing "VM runs ($VM_JOBS at once)" $(( $(now) - s ))
+# This run's timings give the next one its time left (in the cache: a new
+# clone or a fresh out/ has them too).  Not having them loses nothing.
+for r in "${runs[@]}"; do
+	read -r k mode d <<< "$r"
+	if [ -f "$d/results.json" ]; then
+		mkdir -p "$lastdir" 2>/dev/null && cp "$d/results.json" "$lastdir/$k-$mode.json" 2>/dev/null || true
+	fi
+done
 for r in "${runs[@]}"; do
 	read -r k mode d <<< "$r"
 	cat "$d/vmrun.out"
@@ -100,7 +129,8 @@ if [ ${#dirs_patched[@]} -eq 0 ]; then
 fi
 report() {	# report [--confirm DIR...]: the table, rc=1 when it fails the run
 	python3 "$TOP/scripts/report.py" --patched "${dirs_patched[@]}" \
-		${dirs_base:+--base "${dirs_base[@]}"} --json "$KMMU_OUT/results/report.json" "$@"
+		${dirs_base:+--base "${dirs_base[@]}"} --json "$KMMU_OUT/results/report.json" \
+		--markdown "$KMMU_OUT/results/report.md" --junit "$KMMU_OUT/results/junit.xml" "$@"
 }
 rc=0
 report > "$KMMU_OUT/results/report-first.txt" || rc=1

@@ -6,7 +6,8 @@
 #      the verdicts on made-up runs (tests/test-report.py), the Bochs runner's
 #      logic (tests/test-bochsrun.py), a wedged guest on
 #      a fake QEMU (tests/test-hang-evidence.py), the reruns of a flaky test
-#      on stub steps (tests/test-reruns.sh)
+#      on stub steps (tests/test-reruns.sh), the accelerator, the base result
+#      cache and the progress lines on a fake QEMU (tests/test-vmrun.sh)
 #      the memory-ordering arguments as litmus tests, checked by herd7 against
 #      the kernel's memory model (scripts/check-litmus.sh), and that check's own
 #      failure cases (tests/test-check-litmus.sh)
@@ -14,7 +15,9 @@
 #   4. the main job: base and patched kernels in the VM, side by side (scripts/run.sh)
 #   5. a splat on the console fails a run whose tests pass (tests/test-splat-detection.sh)
 #   6. the mainline series (KMMU_SERIES=mainline): its patched 7.3 kernel and static
-#      checks, in the background during steps 4 and 5 (they need no VM), then
+#      checks (sparse: sid's, and that check's own failure cases,
+#      tests/test-check-sparse.sh), in the background during steps 4 and 5
+#      (they need no VM), then
 #   7. its VM run on the 7.3 base and the fixed 7.3 kernel
 # Each step prints TAP or a table; the last line sums them all up as
 # "N passed, N failed, N skipped".  Exit status 0 only when nothing failed.
@@ -77,6 +80,12 @@ mainline_builds() {
 	if [ $prc -eq 0 ]; then
 		step mainline-static env KMMU_SERIES=mainline bash "$TOP/scripts/check-series.sh"
 		src=$?
+		# Its sparse check can fail: sid's sparse (tests/test-check-sparse.sh)
+		# on annotation misuses, and on an __rcu misuse injected into a copy
+		# of the patched 7.3 tree's tdp_iter.c (the tree is only read).
+		step mainline-sparse-harness env KMMU_SERIES=mainline bash -c ". '$TOP/scripts/lib.sh' &&
+			KMMU_SPARSE_TREE=\$KMMU_OUT/trees/patched exec bash '$TOP/tests/test-check-sparse.sh'"
+		[ $? -eq 0 ] || src=1
 		step mainline-send env KMMU_SERIES=mainline bash "$TOP/scripts/send.sh"
 		[ $? -eq 0 ] || src=1
 	fi
@@ -110,6 +119,10 @@ count_tap "$KMMU_OUT/test-hang-evidence.log"
 step reruns bash "$TOP/tests/test-reruns.sh"
 [ $? -eq 0 ] || step_rc=1
 count_tap "$KMMU_OUT/test-reruns.log"
+
+step vmrun bash "$TOP/tests/test-vmrun.sh"
+[ $? -eq 0 ] || step_rc=1
+count_tap "$KMMU_OUT/test-vmrun.log"
 
 step litmus bash "$TOP/scripts/check-litmus.sh"
 [ $? -eq 0 ] || step_rc=1
@@ -155,6 +168,7 @@ mainline_count() {	# count what mainline_builds did; 0 when the VM run may go on
 	passed=$((passed + 1))
 	[ "$src" -eq 0 ] || step_rc=1
 	count_tap "$KMMU_OUT/test-mainline-static.log"
+	count_tap "$KMMU_OUT/test-mainline-sparse-harness.log"
 	count_tap "$KMMU_OUT/test-mainline-send.log"
 }
 

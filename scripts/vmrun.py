@@ -30,6 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scanconsole  # noqa: E402
+import basecache  # noqa: E402
 import bochsrun  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -84,6 +85,127 @@ GRACE = 60              # seconds past a test's own timeout before the VM is kil
 BOCHS_BOOT_TIMEOUT = 900
 BOCHS_SLOWDOWN = float(os.environ.get('KMMU_BOCHS_SLOWDOWN', '3'))
 
+# ------------------------------------------------------------ accelerator
+#
+# KMMU_ACCEL=auto (default) | kvm | tcg.  The list's timeouts are sized for
+# TCG, which runs guest code roughly 10 to 50 times slower than hardware
+# virtualization; with kvm they are divided by KVM_TIMEOUT_DIVISOR (a margin
+# left for the exits of the nested guests the tests run), KVM_TIMEOUT_MIN
+# seconds at least.
+KVM_TIMEOUT_DIVISOR = 4
+KVM_TIMEOUT_MIN = 30
+# What a list line can need of the guest CPU (need:svm, need:vmx).
+CPU_FEATURES = {'svm', 'vmx'}
+# Modes that need one: kvm_amd.npt=0 is AMD's.
+MODE_NEEDS = {'npt-off': 'svm'}
+KVM_GET_API_VERSION = 0xAE00
+KVM_API_VERSION = 12
+
+
+def _read(path):
+    try:
+        with open(path, errors='replace') as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def host_cpu(root='/'):
+    """(vendor, flags, model name) of the host's first CPU in ROOT/proc/cpuinfo."""
+    text = _read(os.path.join(root, 'proc/cpuinfo')) or ''
+    info = {}
+    for line in text.splitlines():
+        k, sep, v = line.partition(':')
+        if not sep:
+            if info:
+                break       # the first processor is enough
+            continue
+        info.setdefault(k.strip(), v.strip())
+    vendor = {'GenuineIntel': 'Intel', 'AuthenticAMD': 'AMD', 'HygonGenuine': 'AMD'}.get(
+        info.get('vendor_id', ''), info.get('vendor_id') or 'unknown')
+    return vendor, set(info.get('flags', '').split()), info.get('model name', '')
+
+
+def kvm_works(root='/'):
+    """None when ROOT/dev/kvm answers KVM_GET_API_VERSION with 12, else why not.
+    (In a made-up ROOT, /dev/kvm is a regular file holding the answer.)"""
+    dev = os.path.join(root, 'dev/kvm')
+    try:
+        st = os.stat(dev)
+    except OSError:
+        return 'no /dev/kvm'
+    import stat
+    if stat.S_ISCHR(st.st_mode):
+        import fcntl
+        try:
+            fd = os.open(dev, os.O_RDWR | os.O_CLOEXEC)
+        except OSError as e:
+            return '/dev/kvm cannot be opened (%s)' % e.strerror
+        try:
+            v = fcntl.ioctl(fd, KVM_GET_API_VERSION)
+        except OSError as e:
+            return '/dev/kvm does not answer KVM_GET_API_VERSION (%s)' % e.strerror
+        finally:
+            os.close(fd)
+    else:
+        try:
+            v = int((_read(dev) or '').strip() or -1)
+        except ValueError:
+            v = -1
+    if v != KVM_API_VERSION:
+        return '/dev/kvm answers API version %d, not %d' % (v, KVM_API_VERSION)
+    return None
+
+
+def detect_accel(want='auto', root='/'):
+    """The accelerator to boot with: a dict with 'accel' (kvm, tcg), 'cpu'
+    (QEMU's -cpu), 'features' (what the guest CPU offers of CPU_FEATURES),
+    'guest' (its vendor, said in the report), 'host' (the host CPU's vendor),
+    'why' and 'timeout_divisor'.  kvm only when /dev/kvm works and the host
+    offers nested virtualization: vmx or svm in /proc/cpuinfo, and kvm_intel's
+    or kvm_amd's "nested" parameter on.  ROOT: a made-up tree for the tests."""
+    if want not in ('auto', 'kvm', 'tcg'):
+        raise SystemExit('error: KMMU_ACCEL must be auto, kvm or tcg, not %r' % want)
+    vendor, flags, model = host_cpu(root)
+    why = kvm_works(root)
+    if why is None:
+        feat = 'vmx' if 'vmx' in flags else 'svm' if 'svm' in flags else None
+        if not feat:
+            why = 'the host CPU (%s) offers no vmx or svm to guests' % vendor
+        else:
+            mod = 'kvm_intel' if feat == 'vmx' else 'kvm_amd'
+            nested = (_read(os.path.join(root, 'sys/module', mod, 'parameters/nested')) or '').strip()
+            if nested not in ('Y', '1'):
+                why = '%s nested=%s: no nested virtualization' % (mod, nested or '(not loaded)')
+    if want == 'tcg' or (want == 'auto' and why):
+        return {'accel': 'tcg', 'cpu': 'max', 'features': ['svm'], 'host': vendor,
+                'guest': 'AMD (emulated by QEMU TCG, -cpu max: SVM with nested paging)',
+                'why': 'KMMU_ACCEL=tcg' if want == 'tcg' else 'no usable KVM: ' + why,
+                'timeout_divisor': 1}
+    if why:
+        raise SystemExit('error: KMMU_ACCEL=kvm, but %s (KMMU_ACCEL=auto falls back to TCG)' % why)
+    return {'accel': 'kvm', 'cpu': 'host', 'features': [feat], 'host': vendor,
+            'guest': '%s (-cpu host: %s)' % (vendor, model or vendor),
+            'why': '/dev/kvm works and the host offers nested %s' % feat,
+            'timeout_divisor': KVM_TIMEOUT_DIVISOR}
+
+
+def scaled_timeout(t, accel):
+    """A test's timeout under ACCEL (the guest applies the same rule)."""
+    d = accel.get('timeout_divisor', 1) if accel else 1
+    return t['timeout'] if d == 1 else max(KVM_TIMEOUT_MIN, t['timeout'] // d)
+
+
+def unmet_need(t, mode, accel):
+    """Why the guest CPU cannot run test T in MODE, or None."""
+    have = set(accel['features'])
+    for need in t.get('needs', []) + ([MODE_NEEDS[mode]] if mode in MODE_NEEDS else []):
+        if need not in have:
+            return 'needs %s%s: the guest CPU is %s (%s)' % (
+                need, ' (mode %s)' % mode if need not in t.get('needs', []) else '',
+                accel['guest'].split(' (')[0], accel['accel'] + ', -cpu ' + accel['cpu'])
+    return None
+
 
 def parse_list(path):
     """Parse the test list.  Returns a list of dicts in file order."""
@@ -103,6 +225,15 @@ def parse_list(path):
             modes = [p[5:] for p in params if p.startswith('mode:')]
             also = [p[5:] for p in params if p.startswith('also:')]
             retries = [p[6:] for p in params if p.startswith('retry:')]
+            yields = [p[6:] for p in params if p.startswith('yield:')]
+            if len(yields) > 1 or (yields and not re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*(\+[A-Za-z_][A-Za-z0-9_]*)*',
+                                                               yields[0])):
+                raise SystemExit('%s:%d: yield:SYM[+SYM...] takes function names, once' % (path, lineno))
+            needs = [p[5:] for p in params if p.startswith('need:')]
+            for x in needs:
+                if x not in CPU_FEATURES:
+                    raise SystemExit('%s:%d: need:%s: known needs are %s' % (
+                        path, lineno, x, ', '.join(sorted(CPU_FEATURES))))
             if retries and not (len(retries) == 1 and retries[0].isdigit()):
                 raise SystemExit('%s:%d: retry:N takes one number' % (path, lineno))
             for m in modes + also:
@@ -115,10 +246,15 @@ def parse_list(path):
                 'id': len(tests) + 1,
                 'name': name,
                 'timeout': int(timeout),
-                'boot': [p for p in params if not p.startswith(('mode:', 'also:', 'retry:'))],
+                'boot': [p for p in params if not p.startswith(('mode:', 'also:', 'retry:', 'need:', 'yield:'))],
+                'yield': yields[0].split('+') if yields else [],
                 'retries': int(retries[0]) if retries else DEFAULT_RETRIES,
                 'modes': modes or sorted(set(MODES) - OPT_IN_MODES | set(also)),
                 'args': ' '.join(fields[3:]),
+                'needs': sorted(set(needs)),
+                # The line as it determines the test's result (comment and
+                # spacing aside): part of the key of a cached base result.
+                'line': ' '.join(fields),
             })
     return tests
 
@@ -173,15 +309,22 @@ def cmd_initramfs(a):
         for g in groups_of(tests):
             with open(os.path.join(d, 'tests', 'group-%d.list' % g['n']), 'w') as f:
                 for t in g['tests']:
-                    f.write('%d\t%s\t%d\t%d\t%s\n' % (t['id'], t['name'], t['timeout'],
-                                                    t['retries'], t['args']))
+                    f.write('%d\t%s\t%d\t%d\t%s\t%s\n' % (t['id'], t['name'], t['timeout'], t['retries'],
+                                                        '+'.join(t.get('yield', [])) or '-', t['args']))
         with open(os.path.join(d, 'tests', 'groups.json'), 'w') as f:
             json.dump(groups_of(tests), f)
-        find = subprocess.Popen(['find', '.', '-print0'], cwd=d, stdout=subprocess.PIPE)
+        # The same files give the same bytes (the base kernel's cached
+        # results are keyed by the initramfs' sha256): one mtime for all,
+        # sorted names, no inode or device numbers, no gzip time stamp.
+        for root, dirs, files in os.walk(d, topdown=False):
+            for x in files + dirs + ([] if root != d else ['.']):
+                os.utime(os.path.join(root, x), (0, 0), follow_symlinks=False)
+        find = subprocess.Popen('find . -print0 | LC_ALL=C sort -z', shell=True, cwd=d,
+                                stdout=subprocess.PIPE)
         with open(a.out, 'wb') as outf:
-            cpio = subprocess.Popen(['cpio', '--null', '-o', '-H', 'newc', '--quiet'], cwd=d,
-                                    stdin=find.stdout, stdout=subprocess.PIPE)
-            gz = subprocess.run(['gzip', '-1'], stdin=cpio.stdout, stdout=outf)
+            cpio = subprocess.Popen(['cpio', '--null', '-o', '-H', 'newc', '--quiet', '--reproducible',
+                                     '-R', '0:0'], cwd=d, stdin=find.stdout, stdout=subprocess.PIPE)
+            gz = subprocess.run(['gzip', '-1', '-n'], stdin=cpio.stdout, stdout=outf)
             cpio.wait()
             find.wait()
             if cpio.returncode or gz.returncode or find.returncode:
@@ -232,6 +375,37 @@ def test_output(text, tid):
             if _RESULT.match(line):
                 break
             out.append(line[2:] if line.startswith('# ') else line)
+    return out
+
+
+# Figures a test prints, kept in its record ('figures': {name: value}) for
+# make bench: kvm-extra tests print "bench: NAME VALUE"; upstream tests print
+# them in their own words, of which these are the ones the series is about.
+UPSTREAM_FIGURES = [
+    # dirty_log_perf_test: the time KVM_SET_USER_MEMORY_REGION takes to turn
+    # dirty logging off (where huge pages are recovered), in seconds.
+    (re.compile(r'Disabling dirty logging time: ([0-9.]+)s$'), 'disable_dirty_log_s'),
+    # ... and the populate, enable and dirty-log times, the direct TDP MMU
+    # paths that mirror SPTEs must leave as fast as they were.
+    (re.compile(r'Populate memory time: ([0-9.]+)s$'), 'populate_s'),
+    (re.compile(r'Enabling dirty logging time: ([0-9.]+)s$'), 'enable_dirty_log_s'),
+    (re.compile(r'Get dirty log over [0-9]+ iterations took ([0-9.]+)s'), 'get_dirty_log_s'),
+]
+_BENCH = re.compile(r'bench: (\S+) (.*)$')
+
+
+def figures(lines):
+    """{name: value} of the figures in a test's output (test_output())."""
+    out = {}
+    for line in lines:
+        line = line.rstrip()
+        m = _BENCH.match(line)
+        if m:
+            out[m.group(1)] = m.group(2)
+        for rx, name in UPSTREAM_FIGURES:
+            m = rx.match(line)
+            if m:
+                out[name] = m.group(1)
     return out
 
 
@@ -488,6 +662,8 @@ def boot_group(a, g, outdir, deadline, only=None, tag=''):
         cmdline.append('kmmu.only=' + ','.join(str(i) for i in only))
     if a.no_retry:
         cmdline.append('kmmu.noretry=1')
+    if a.accel_info['timeout_divisor'] != 1:
+        cmdline.append('kmmu.tdiv=%d' % a.accel_info['timeout_divisor'])
     if a.inject:
         cmdline.append('kmmu.inject=' + a.inject)
         if a.inject == 'hang':
@@ -497,7 +673,8 @@ def boot_group(a, g, outdir, deadline, only=None, tag=''):
             # for the real runs).
             cmdline += ['sysctl.kernel.hung_task_timeout_secs=10',
                         'rcupdate.rcu_cpu_stall_timeout=10']
-    qemu = [a.qemu, '-accel', 'tcg,thread=multi', '-cpu', 'max', '-smp', str(a.smp),
+    accel = 'kvm' if a.accel_info['accel'] == 'kvm' else 'tcg,thread=multi'
+    qemu = [a.qemu, '-accel', accel, '-cpu', a.accel_info['cpu'], '-smp', str(a.smp),
             '-m', a.mem, '-no-user-config', '-nodefaults', '-display', 'none', '-no-reboot',
             '-kernel', a.kernel, '-initrd', a.initramfs,
             '-serial', 'file:' + console, '-serial', 'file:' + tap,
@@ -526,10 +703,15 @@ def boot_group(a, g, outdir, deadline, only=None, tag=''):
     dump = None
     begun_at = {}
     while proc.poll() is None:
-        time.sleep(1)
+        # Often at first (a guest that fails at once, or a fake QEMU in the
+        # harness's tests), then once a second.
+        time.sleep(0.1 if time.time() - start < 3 else 1)
         now = time.time()
         text = open(tap, errors='replace').read() if os.path.exists(tap) else ''
         results, begun, _ = parse_tap(text)
+        if a.progress:
+            for tid in results:
+                a.progress.result(tid, results[tid])
         if not text and now - start > boot_timeout:
             killed = 'no output from the guest %d s after boot: boot hang' % boot_timeout
         if watch and watch.reset():
@@ -545,7 +727,7 @@ def boot_group(a, g, outdir, deadline, only=None, tag=''):
             killed = 'the guest ran test %d, which this boot did not ask for: the initramfs ' \
                      'was packed from another test list' % running[-1]
         elif t:
-            limit = t['timeout'] * (t['retries'] + 1) * slowdown
+            limit = scaled_timeout(t, a.accel_info) * (t['retries'] + 1) * slowdown
             grace = GRACE * slowdown
             if a.test_limit:
                 limit, grace = a.test_limit, 0
@@ -580,6 +762,105 @@ def boot_group(a, g, outdir, deadline, only=None, tag=''):
     return text, console, killed, time.time() - start, dump
 
 
+class Progress:
+    """A line per test as its result arrives, on file descriptor FD (run.sh
+    gives its own stderr: the terminal, or the CI log), written whole so that
+    two VM runs side by side do not mix their lines:
+        [patched/tdp] 7/25 dirty_log_test -i 3 pass 29 s, ~6 min left
+    The time left comes from LAST, the results.json of the previous run of
+    this kernel and mode: its test times, scaled by its boot overhead."""
+
+    def __init__(self, fd, label, mode, last=None):
+        self.fd, self.tag = fd, '[%s/%s]' % (label, mode)
+        self.tests, self.done, self.total = {}, set(), 0
+        self.last, self.overhead = {}, 1.0
+        if last:
+            try:
+                with open(last) as f:
+                    r = json.load(f)
+                fresh = [t for t in r.get('tests', []) if not t.get('reused') and t.get('secs')]
+                self.last = {t['key']: t['secs'] for t in fresh}
+                wall = sum(b.get('seconds') or 0 for b in r.get('boots', []))
+                busy = sum(self.last.values())
+                if busy > 0 and wall > busy:
+                    self.overhead = wall / busy
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                self.last = {}
+
+    def say(self, text):
+        try:
+            os.write(self.fd, ('%s %s\n' % (self.tag, text)).encode())
+        except OSError:
+            pass
+
+    def start(self, tests, already):
+        """TESTS are to run; ALREADY, the records there are before any boot
+        (skipped for the guest CPU, reused from the cache)."""
+        self.tests = {t['id']: t for t in tests}
+        self.total = len(tests) + len(already)
+        self.done = {r['id'] for r in already}
+        reused = [r for r in already if r.get('reused')]
+        skipped = len(already) - len(reused)
+        left = self.left()
+        self.say('%d test(s) to run%s%s%s' % (
+            len(tests), ', %d reused from the cache (base run of %s)' % (
+                len(reused), ', '.join(sorted({r['reused'] for r in reused}))) if reused else '',
+            ', %d skipped: the guest CPU lacks what they need' % skipped if skipped else '',
+            ', ' + left if left and tests else ''))
+
+    def left(self):
+        todo = [t for i, t in self.tests.items() if i not in self.done]
+        if not todo:
+            return ''
+        known = [self.last[test_key(t)] for t in todo if test_key(t) in self.last]
+        if not self.last or not todo:
+            return ''
+        secs = sum(known) * self.overhead
+        unknown = len(todo) - len(known)
+        est = ('~%d min' % round(secs / 60)) if secs >= 90 else ('~%d s' % secs)
+        return '%s left%s' % (est, ' + %d test(s) not timed before' % unknown if unknown else '')
+
+    def result(self, tid, r, final=False):
+        """A test's result; FINAL: its record after the boot, which says
+        again a result already given whose console showed a splat."""
+        if tid not in self.tests:
+            return
+        if tid in self.done:
+            if final and r.get('splats'):
+                self.say('%s: SPLAT on the console during it: %s' % (test_key(self.tests[tid])[:60],
+                                                                     r['splats'][0][:120]))
+            return
+        self.done.add(tid)
+        t = self.tests[tid]
+        status = r['status'] if r['status'] in ('pass', 'skip') else r['status'].upper()
+        if r.get('splats'):
+            status = 'SPLAT'
+        if 'flaky' in (r.get('detail') or ''):
+            status += ' (flaky)'
+        secs = ' %.0f s' % r['secs'] if r.get('secs') is not None else ''
+        left = self.left()
+        self.say('%d/%d %s %s%s%s' % (len(self.done), self.total, test_key(t)[:60],
+                                      status, secs, ', ' + left if left else ''))
+
+
+def cache_inputs(a, t, qemu_version):
+    """What determines a test's result on the base kernel: the key of its
+    cached result is the sha256 of this."""
+    return {'kernel': basecache.file_sha256(a.kernel), 'initramfs': basecache.file_sha256(a.initramfs),
+            'line': t['line'], 'retries': t['retries'], 'mode': a.mode,
+            'cmdline': BASE_CMDLINE + MODES[a.mode],
+            'accel': {k: a.accel_info[k] for k in ('accel', 'cpu', 'features', 'guest', 'timeout_divisor')},
+            'qemu': qemu_version, 'smp': a.smp, 'mem': a.mem}
+
+
+def qemu_version(qemu):
+    try:
+        out = subprocess.run([qemu, '--version'], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ''
+    return (out.splitlines() or [''])[0]
+
+
 def cmd_run(a):
     tests = parse_list(a.list)
     packed = a.initramfs + '.groups.json'
@@ -602,6 +883,35 @@ def cmd_run(a):
     deadline = time.time() + a.max_seconds
     load_start = os.getloadavg()[0]
     records, boots, run_problems = [], [], []
+    # Tests the guest CPU cannot run (need:svm on an Intel host with KVM):
+    # skipped here, with the reason, never booted.
+    for t in list(tests):
+        why = unmet_need(t, a.mode, a.accel_info)
+        if why:
+            records.append(dict(t, key=test_key(t), mode=a.mode, status='skip', detail='SKIP ' + why,
+                                secs=None, splats=[], evidence=[], output_tail=[]))
+            tests.remove(t)
+    # The base kernel's clean results of an earlier run with the same inputs
+    # (basecache.py); --cache-refresh runs everything and keeps the results.
+    cache, keys, reused_dates = None, {}, set()
+    if a.cache:
+        cache = basecache.Cache(a.cache)
+        qv = qemu_version(a.qemu)
+        for t in tests:
+            inputs = cache_inputs(a, t, qv)
+            keys[t['id']] = (basecache.key_of(inputs), inputs)
+        if not a.cache_refresh:
+            for t in list(tests):
+                hit = cache.get(keys[t['id']][0])
+                if hit:
+                    rec, date = hit
+                    records.append(dict(rec, id=t['id'], key=test_key(t), mode=a.mode, reused=date))
+                    reused_dates.add(date)
+                    tests.remove(t)
+    if a.progress:
+        a.progress.start(tests, records)
+    # Groups whose boots had a run problem: their results are not cached.
+    troubled = set()
     for g in groups_of(parse_list(a.list)):
         wanted = [t for t in g['tests'] if t in tests]
         if not wanted:
@@ -643,6 +953,8 @@ def cmd_run(a):
             stopped = not killed and not done
             crashed = [tid for tid in begun if tid not in results] if stopped else []
             again = []
+            if killed or stopped or any(not f['test'] for f in findings):
+                troubled.add(g['n'])
             if killed:
                 run_problems.append('group %d: VM killed: %s' % (g['n'], killed))
             elif stopped:
@@ -687,14 +999,25 @@ def cmd_run(a):
                 rec['evidence'] = splat_evidence(lines, splats, decoded,
                                                  dump['line'] if dump and r['status'] == 'hang' else None)
                 rec['output_tail'] = test_output(text, t['id'])[-15:] if r['status'] != 'pass' else []
+                rec['figures'] = figures(test_output(text, t['id']))
                 if r['status'] == 'timeout':
                     rec['threads'] = timeout_threads(test_output(text, t['id']))
+                rec['group'] = g['n']
                 records.append(rec)
+                if a.progress:
+                    a.progress.result(t['id'], rec, final=True)
             pending = again
     records.sort(key=lambda r: r['id'])
+    if cache:
+        for r in records:
+            if r['id'] in keys and not r.get('reused') and r.get('group') not in troubled:
+                cache.put(keys[r['id']][0], keys[r['id']][1], r)
+        cache.prune()
+    nreused = sum(1 for r in records if r.get('reused'))
     out = {'label': a.label, 'mode': a.mode, 'kernel': os.path.abspath(a.kernel),
            'tests': records, 'boots': boots, 'problems': run_problems,
-           'host_load': [load_start, os.getloadavg()[0]], 'host_cpus': os.cpu_count()}
+           'host_load': [load_start, os.getloadavg()[0]], 'host_cpus': os.cpu_count(),
+           'accel': a.accel_info, 'reused': nreused, 'reused_from': sorted(reused_dates)}
     with open(os.path.join(a.out, 'results.json'), 'w') as f:
         json.dump(out, f, indent=1)
     with open(os.path.join(a.out, 'results.tap'), 'w') as f:
@@ -711,8 +1034,10 @@ def cmd_run(a):
     bad = [r for r in records if r['status'] not in ('pass', 'skip') or r['splats']]
     npass = sum(1 for r in records if r['status'] == 'pass' and not r['splats'])
     nskip = sum(1 for r in records if r['status'] == 'skip' and not r['splats'])
-    print('%s/%s: %d tests: %d pass, %d skip, %d fail%s' % (
+    print('%s/%s: %d tests: %d pass, %d skip, %d fail%s%s' % (
         a.label, a.mode, len(records), npass, nskip, len(bad),
+        ' (%d reused from the cache: base run of %s)' % (nreused, ', '.join(sorted(reused_dates)))
+        if nreused else '',
         '; run problems: ' + '; '.join(run_problems) if run_problems else ''))
     for r in bad:
         print('  %-8s %s %s' % ('SPLAT' if r['splats'] else r['status'].upper(), r['key'],
@@ -761,9 +1086,44 @@ def main():
                    help='self-test: make the guest kernel print a backtrace (backtrace), or wedge '
                         'it with LKDTM (hang: a hung task, then both CPUs in a soft lockup) '
                         'during the first test')
+    r.add_argument('--accel', default=os.environ.get('KMMU_ACCEL') or 'auto',
+                   choices=['auto', 'kvm', 'tcg'], help='the accelerator (default: KMMU_ACCEL, else auto)')
+    r.add_argument('--host-root', default='/', help=argparse.SUPPRESS)
+    r.add_argument('--cache', metavar='DIR',
+                   help='reuse clean results of an earlier run with the same inputs from DIR, and keep '
+                        'this run\'s there (the base kernel; see basecache.py)')
+    r.add_argument('--cache-refresh', action='store_true',
+                   help='with --cache: run every test, keep the results (KMMU_FRESH=1)')
+    r.add_argument('--progress-fd', type=int, metavar='FD',
+                   help='a line per test result as it arrives on this file descriptor')
+    r.add_argument('--last', metavar='RESULTS_JSON',
+                   help='the previous run\'s results.json: the time left, in the progress lines')
+    ac = sub.add_parser('accel', help='say which accelerator auto picks, and why')
+    ac.add_argument('--accel', default=os.environ.get('KMMU_ACCEL') or 'auto')
+    ac.add_argument('--host-root', default='/', help='a made-up / (tests)')
+    ac.add_argument('--json', action='store_true')
     a = p.parse_args()
     if a.cmd == 'initramfs':
         return cmd_initramfs(a)
+    if a.cmd == 'accel':
+        info = detect_accel(a.accel, a.host_root)
+        if a.json:
+            print(json.dumps(info))
+        else:
+            print('%s (-cpu %s): %s; guest CPU %s, host CPU %s' % (
+                info['accel'], info['cpu'], info['why'], info['guest'], info['host']))
+        return 0
+    if a.mode in BOCHS_MODES:
+        # Bochs is the machine: an Intel CPU with VMX and EPT, whatever the
+        # host has; the list's timeouts are guest seconds (vmrun stretches
+        # the host's limits by BOCHS_SLOWDOWN).
+        a.accel_info = {'accel': 'bochs', 'cpu': a.bochs_cpu, 'features': ['vmx'],
+                        'host': host_cpu(a.host_root)[0],
+                        'guest': 'Intel (emulated by Bochs, %s: VMX with EPT)' % a.bochs_cpu,
+                        'why': 'mode %s' % a.mode, 'timeout_divisor': 1}
+    else:
+        a.accel_info = detect_accel(a.accel, a.host_root)
+    a.progress = Progress(a.progress_fd, a.label, a.mode, a.last) if a.progress_fd is not None else None
     for f in (a.kernel, a.initramfs):
         if not os.path.exists(f):
             raise SystemExit('error: no such file: %s' % f)

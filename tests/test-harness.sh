@@ -353,6 +353,29 @@ check "make NAME=value on the command line passes KMMU_NAME" \
 check "make ignores them in the environment, and says so" \
 	bash -c "! grep -q '^KMMU_' '$work/log' && grep -q '^note: ignoring SERIES ONLY from the environment' '$work/log'"
 
+# make help lists every setting with a line of its own: each name in the
+# Makefile's KNOBS has a "# knob:" line and each such line a name in KNOBS,
+# and every one of them is read by a script as KMMU_<NAME>.  Shown failing on
+# a Makefile that lost a line.
+knob_problems() {	# knob_problems MAKEFILE: what is wrong, a line each
+	local mk=$1 k knobs lines
+	knobs=$(sed -n '/^KNOBS :=/,/[^\\]$/p' "$mk" | sed 's/^KNOBS :=//; s/\\$//' | tr -s ' \t' '\n' | grep . | sort)
+	lines=$(sed -n 's/^# knob: \([A-Z_]*\)=.*/\1/p' "$mk" | sort)
+	comm -23 <(echo "$knobs") <(echo "$lines") | sed 's/^/no "# knob:" line for /'
+	comm -13 <(echo "$knobs") <(echo "$lines") | sed 's/^/a "# knob:" line for a name not in KNOBS: /'
+	for k in $knobs; do
+		grep -qE "KMMU_$k\b" "$TOP"/scripts/*.sh "$TOP"/scripts/*.py || echo "no script reads KMMU_$k"
+	done
+}
+knob_problems "$TOP/Makefile" > "$work/log"
+check "make help lists every setting in KNOBS, a line each, and every one is read by a script" test ! -s "$work/log"
+sed '/^# knob: FRESH=/d' "$TOP/Makefile" > "$work/Makefile.nofresh"
+knob_problems "$work/Makefile.nofresh" > "$work/log"
+check "... which a Makefile that lost the line for FRESH fails" grep -qx 'no "# knob:" line for FRESH' "$work/log"
+(cd "$work" && make -s -C "$TOP" help) > "$work/log" 2>&1
+check "make help shows the settings" bash -c "grep -q '^  ONLY=REGEX  *run only the tests' '$work/log' &&
+	[ \$(grep -c '^  [A-Z_]*=' '$work/log') -eq \$(grep -c '^# knob: ' '$TOP/Makefile') ]"
+
 # 6. the test list parses, and every test has a sane timeout
 check "the test list parses" python3 -c "
 import sys; sys.path.insert(0, '$TOP/scripts'); import vmrun
@@ -386,6 +409,61 @@ f = tempfile.NamedTemporaryFile('w', suffix='.list', delete=False)
 f.write('a 10 -\nb 10 retry:0\nc 10 retry:3,mode:tdp\n'); f.close()
 assert [x['retries'] for x in vmrun.parse_list(f.name)] == [1, 0, 3]
 "
+check "yield:SYM+SYM is parsed, kept out of the boot line, and checked" python3 -c "
+import sys, tempfile; sys.path.insert(0, '$TOP/scripts'); import vmrun
+f = tempfile.NamedTemporaryFile('w', suffix='.list', delete=False)
+f.write('a 10 -\\nb 10 yield:f_one+f_two,x.y=1\\n'); f.close()
+t = vmrun.parse_list(f.name)
+assert [x['yield'] for x in t] == [[], ['f_one', 'f_two']], t
+assert t[1]['boot'] == ['x.y=1'], t
+for bad in ('yield:', 'yield:a+', 'yield:a-b', 'yield:a,yield:b'):
+    f = open(f.name, 'w'); f.write('a 10 %s\\n' % bad); f.close()
+    try:
+        vmrun.parse_list(f.name)
+    except SystemExit as e:
+        assert 'yield:' in str(e), e
+    else:
+        raise AssertionError('accepted ' + bad)
+"
+# The guest's yield count (scripts/guest-init.sh), on made-up trace output:
+# a yield by a named function passes, yields by others only fail.
+yield_tr=$work/yield-tr
+mkdir -p "$yield_tr/events/kmmu" "$yield_tr/per_cpu/cpu0"
+sed -n '/^yield_count() {/,/^}/p' "$TOP/scripts/guest-init.sh" > "$work/yield-count.sh"
+printf 'overrun: 0\n' > "$yield_tr/per_cpu/cpu0/stats"
+cat > "$yield_tr/trace.yes" <<'TR'
+ kvm-nx-lpage-re-91 [001] d..1. 12.5: yield_write: (__cond_resched_rwlock_write+0x0/0x90) caller=kvm_recover_nx_huge_pages+0x1f3/0x420
+ kvm-nx-lpage-re-91 [001] d..1. 12.5: <stack trace>
+ => __cond_resched_rwlock_write
+ => kvm_recover_nx_huge_pages
+ => kvm_nx_huge_page_recovery_worker
+ kvm-nx-lpage-re-91 [001] d..1. 12.6: yield_write: (__cond_resched_rwlock_write+0x0/0x90) caller=kvm_recover_nx_huge_pages+0x1f3/0x420
+ kvm-nx-lpage-re-91 [001] d..1. 12.6: <stack trace>
+ => __cond_resched_rwlock_write
+ => kvm_recover_nx_huge_pages
+ => kvm_nx_huge_page_recovery_worker
+ huge_page_recov-77 [000] d..1. 13.1: yield_read: (__cond_resched_rwlock_read+0x0/0x90) caller=tdp_mmu_iter_cond_resched+0x5a/0xa0
+ huge_page_recov-77 [000] d..1. 13.1: <stack trace>
+ => __cond_resched_rwlock_read
+ => tdp_mmu_iter_cond_resched
+ => recover_huge_pages_range
+ => kvm_tdp_mmu_recover_huge_pages
+TR
+# Without the NX recovery's yields: only the in-place recovery's, through
+# the shared helper.
+sed -n '9,$p' "$yield_tr/trace.yes" > "$yield_tr/trace.no"
+check "the yield count finds the named function's yields in the stack, by lock" sh -c "
+	cd '$work' && tr='$yield_tr' && . ./yield-count.sh && cp '$yield_tr/trace.yes' '$yield_tr/trace' &&
+	yield_count other_fn+kvm_recover_nx_huge_pages > out.y && grep -qx 'kvm_recover_nx_huge_pages write 2' out.y &&
+	yield_count recover_huge_pages_range > out.y2 && grep -qx 'recover_huge_pages_range read 1' out.y2 &&
+	grep -qx 'kvm_recover_nx_huge_pages write 2 (not named)' out.y2"
+check "the yield count fails when only other functions yielded" sh -c "
+	cd '$work' && tr='$yield_tr' && . ./yield-count.sh && cp '$yield_tr/trace.no' '$yield_tr/trace' &&
+	! yield_count kvm_recover_nx_huge_pages > out.n && grep -qx 'tdp_mmu_iter_cond_resched read 1 (not named)' out.n"
+check "the yield count says when the trace buffer overran" sh -c "
+	cd '$work' && tr='$yield_tr' && . ./yield-count.sh && cp '$yield_tr/trace.yes' '$yield_tr/trace' &&
+	printf 'overrun: 5\n' > '$yield_tr/per_cpu/cpu0/stats' &&
+	yield_count kvm_recover_nx_huge_pages | grep -q 'overran'"
 check "the mirror mode runs only the tests that ask for it (also:mirror)" python3 -c "
 import sys, tempfile; sys.path.insert(0, '$TOP/scripts'); import vmrun
 f = tempfile.NamedTemporaryFile('w', suffix='.list', delete=False)
@@ -572,6 +650,72 @@ check "at_most N runs N jobs at a time, and all of them (N = 1, 2, 3)" bash -c "
 	grep -qx 'at_most 2: max 2, 5 jobs, running at the end 0' '$work/log' &&
 	grep -qx 'at_most 3: max 3, 5 jobs, running at the end 0' '$work/log'"
 
+# The kernel x mode matrix of make run and make bench (lib.sh vm_matrix):
+# each mode's kernels side by side, the patched-only modes on the patched
+# kernel alone, the base alone when only it is asked for.
+check "vm_matrix: each mode's kernels in turn, mirror on the patched kernel only" bash -c "
+	. '$TOP/scripts/lib.sh'
+	[ \"\$(vm_matrix 'tdp shadow-mmu' mirror 'base patched' | tr '\n' ';')\" = 'base tdp;patched tdp;base shadow-mmu;patched shadow-mmu;patched mirror;' ] &&
+	[ \"\$(vm_matrix tdp mirror base | tr '\n' ';')\" = 'base tdp;' ] &&
+	[ \"\$(vm_matrix tdp '' patched | tr '\n' ';')\" = 'patched tdp;' ]"
+# make bench's figures come from results.json: vmrun.py keeps them per test
+# from its output (not from a failed attempt's), benchtable.py pairs them by
+# test number and mode.
+check "vmrun.py keeps a test's figures: bench: lines and the upstream tests' own words, not a failed attempt's" python3 -c "
+import sys; sys.path.insert(0, '$TOP/scripts'); import vmrun
+text = '''# kmmu-begin 3 dirty_log_perf_test 90
+# [failed attempt] bench: bytes 1
+# bench: bytes_per_vm 143360
+# Populate memory time: 12.6s
+# Disabling dirty logging time: 0.25s
+ok 3 dirty_log_perf_test # time=19s'''
+f = vmrun.figures(vmrun.test_output(text, 3))
+assert f == {'bytes_per_vm': '143360', 'populate_s': '12.6', 'disable_dirty_log_s': '0.25'}, f
+"
+mkdir -p "$work/bt/base-tdp" "$work/bt/patched-tdp"
+python3 - "$work/bt" <<'PY'
+import json, os, sys
+for k, v in (('base', '143360'), ('patched', '135168')):
+    json.dump({'label': k, 'mode': 'tdp', 'tests': [
+        {'id': 2, 'name': 'kvm-extra/vm_memory_bench', 'figures': {'bytes_per_vm': v}},
+        {'id': 5, 'name': 'kvm-extra/vm_memory_bench', 'figures': {'bytes_per_vm': '1'}}]},
+        open(os.path.join(sys.argv[1], '%s-tdp' % k, 'results.json'), 'w'))
+PY
+python3 "$TOP/scripts/benchtable.py" "$work/bt/base-tdp" "$work/bt/patched-tdp" > "$work/log" 2>&1
+check "make bench's table: base and patched side by side from results.json, the difference" \
+	bash -c "grep -qE '^tdp +vm_memory_bench#2 +bytes_per_vm +143360 +135168 +-8192\$' '$work/log' &&
+		 grep -qE '^tdp +vm_memory_bench#5 +bytes_per_vm +1 +1 +\\+0\$' '$work/log'"
+python3 "$TOP/scripts/benchtable.py" "$work/bt/base-tdp" "$work/bt/none" > "$work/log" 2>&1; rc=$?
+check "... and a run without results.json is an error naming it (exit $rc)" \
+	bash -c "[ $rc -ne 0 ] && grep -q 'error: no results in $work/bt/none' '$work/log'"
+
+# The kernel build's heartbeat (build-kernel.sh runs make -s): a line every
+# N seconds with the objects written since the build began, and none once it
+# is killed; killed, it leaves nothing that holds its output open (a pipe to
+# tee would wait for that: here a 30 s heartbeat killed at once).
+cat > "$work/hb.sh" <<'EOF'
+. "$1/scripts/lib.sh"
+W=$2
+mkdir -p "$W/hb"; touch "$W/hb/old.o"; sleep 1.1; touch "$W/hb/.start"
+build_heartbeat "$W/hb" "$W/hb/.start" 1 40 &
+hb=$!
+for i in 1 2 3 4 5; do sleep 0.3; touch "$W/hb/new$i.o"; done
+sleep 2.2
+kill $hb; wait $hb
+sleep 1.2
+echo "killed"
+build_heartbeat "$W/hb" "$W/hb/.start" 30 &
+hb=$!
+sleep 0.5; kill $hb; wait $hb
+EOF
+start_hb=$(date +%s)
+bash "$work/hb.sh" "$TOP" "$work" 2>&1 | cat > "$work/log"
+check "the build heartbeat: a line a second with the objects compiled since the start, none after it is killed, nothing left behind" \
+	bash -c "n=\$(grep -c '^==> building: [0-9]* objects compiled (the last build had 40 in all), [0-9]* s\$' '$work/log') &&
+		 [ \$n -ge 2 ] && [ \$n -le 5 ] && grep -q '^==> building: 5 objects compiled' '$work/log' &&
+		 [ \$(grep -c building '$work/log') -eq \$n ] && tail -n 1 '$work/log' | grep -qx killed &&
+		 [ \$(( \$(date +%s) - $start_hb )) -lt 20 ]"
+
 # make test's order, on stub steps: the mainline builds run in the background
 # during the 6.12 VM step, the two VM steps never overlap, and every step is
 # counted, a failed mainline build too.
@@ -587,10 +731,12 @@ mkfake_top() {	# $1 dir
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-hang-evidence.py"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-bochsrun.py"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-reruns.sh"
+	cp "$1/tests/test-scanconsole.py" "$1/tests/test-vmrun.sh"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-send-lava.sh"
 	cp "$1/tests/test-scanconsole.py" "$1/scripts/send.sh"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-check-litmus.sh"
 	cp "$1/tests/test-scanconsole.py" "$1/scripts/check-litmus.sh"
+	cp "$1/tests/test-scanconsole.py" "$1/tests/test-check-sparse.sh"
 	printf 'exit 0\n' > "$1/scripts/install-deps.sh"
 	printf '%s\n' "$ev apply\" >> $1/events" \
 		'[ "${KMMU_SERIES:-}" = mainline ] && [ -n "${FAIL_MAINLINE:-}" ] && exit 1' \
@@ -609,8 +755,8 @@ mkfake_top "$work/top"
 (cd "$work/top" && bash scripts/test.sh) > "$work/log" 2>&1
 rc=$?
 sort -n "$work/top/events" | awk '{ print $2, $3 }' > "$work/order"
-check "make test on stubs: 22 passed, 0 failed, 0 skipped, exit 0" \
-	bash -c "[ $rc -eq 0 ] && tail -n 1 '$work/log' | grep -qx '22 passed, 0 failed, 0 skipped'"
+check "make test on stubs: 24 passed, 0 failed, 0 skipped, exit 0" \
+	bash -c "[ $rc -eq 0 ] && tail -n 1 '$work/log' | grep -qx '24 passed, 0 failed, 0 skipped'"
 check "the mainline builds run during the 6.12 VM step, the mainline VM step after it" \
 	bash -c "tr '\n' ' ' < '$work/order' | grep -q '6.12 vm-start mainline apply mainline static-start mainline static-end 6.12 vm-end mainline vm-start mainline vm-end'"
 mkfake_top "$work/top2"
@@ -618,7 +764,7 @@ mkfake_top "$work/top2"
 rc=$?
 check "a failed mainline build in the background is counted, and its VM step not run" \
 	bash -c "[ $rc -ne 0 ] && grep -qx 'not ok - mainline: apply and build the patched 7.3 kernel' '$work/log' &&
-		 tail -n 1 '$work/log' | grep -qx '16 passed, 1 failed, 0 skipped' &&
+		 tail -n 1 '$work/log' | grep -qx '17 passed, 1 failed, 0 skipped' &&
 		 ! grep -q 'mainline vm-start' '$work/top2/events'"
 
 mkfake_top "$work/top3"

@@ -14,6 +14,7 @@ which shows that they can.
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -86,20 +87,51 @@ def run(tmp, patched, base=None, mode='tdp', base_mode=None, json_out=False, con
     return p.returncode, p.stdout, data
 
 
+def pivot_cell(out, i, mode='tdp'):
+    """The cell of test i in mode's column of the pivoted table (one row per
+    test, one column per mode), None when there is none.  Columns are cut
+    where the header puts them."""
+    lines = out.splitlines()
+    n = next((k for k, x in enumerate(lines) if x.startswith('test ') and
+              not x.rstrip().endswith('verdict') and k + 1 < len(lines) and
+              lines[k + 1].startswith('----')), None)
+    if n is None:
+        return None
+    head = lines[n]
+    cols = [m.start() for m in re.finditer(r'(?<=  )\S', head)]
+    names = head.split()[1:]
+    if mode not in names:
+        return None
+    c = names.index(mode)
+    start, end = cols[c], (cols[c + 1] if c + 1 < len(cols) else None)
+    key = 'test%d -a' % i
+    for line in lines[n + 2:]:
+        if not line.strip() or line.startswith('* base'):
+            break
+        if line[:cols[0]].rstrip() == key:
+            text = line[start:end].strip()
+            return text or None
+    return None
+
+
 def verdict_of(out, i, mode='tdp'):
-    """The verdict column of test i in mode (without the seconds), None when
-    the table has no such row.  Columns are cut where the header puts them:
-    a base column of 'not run' has a space in it."""
+    """The verdict of test i in mode (without the seconds): from the lines
+    under the table, which name every verdict other than a plain pass, else
+    'pass' when the table has a cell for it with no mark; None when it has
+    none.  Columns are cut where the header puts them: a base column of 'not
+    run' has a space in it."""
     lines = out.splitlines()
     head = next((x for x in lines if x.startswith('test ') and x.rstrip().endswith('verdict')), None)
-    if head is None:
-        return None
-    mcol, vcol = head.index(' mode') + 1, head.index(' verdict') + 1
     key = 'test%d -a' % i
-    for line in lines:
-        if line[:mcol].rstrip() == key and line[mcol:].split()[:1] == [mode]:
-            return line[vcol:].split('  [')[0].rstrip()
-    return None
+    if head is not None:
+        mcol, vcol = head.index(' mode') + 1, head.index(' verdict') + 1
+        for line in lines:
+            if line[:mcol].rstrip() == key and line[mcol:].split()[:1] == [mode]:
+                return line[vcol:].split('  [')[0].rstrip()
+    c = pivot_cell(out, i, mode)
+    if c is None:
+        return None
+    return 'pass' if re.fullmatch(r'pass\*? \u2192 pass(  [+-][\d.]+ s)?', c) else 'cell %r' % c
 
 
 def last_line(out):
@@ -110,6 +142,19 @@ def last_line(out):
 class Checker:
     def __init__(self, tmp):
         self.tmp, self.n, self.failed = tmp, 0, 0
+
+    def ok(self, desc, why, out=''):
+        """A check of its own: WHY lists what is wrong (empty: ok)."""
+        self.n += 1
+        if why:
+            self.failed += 1
+            print('not ok %d %s' % (self.n, desc))
+            for w in why:
+                print('#   ' + w)
+            for line in out.splitlines():
+                print('#   | ' + line)
+        else:
+            print('ok %d %s' % (self.n, desc))
 
     def check(self, desc, patched, base, verdicts, counts, rc, mode='tdp', base_mode=None,
               contains=(), json_check=None, confirm=()):
@@ -150,6 +195,76 @@ class Checker:
             print('ok %d %s' % (self.n, desc))
 
 
+def run_modes(tmp, runs, extra=()):
+    """report.py on runs [(label, mode, tests, run extras)], with --json,
+    --markdown and --junit; returns (exit status, output, {name: file text})."""
+    tmp = tempfile.mkdtemp(dir=tmp)
+    args = [sys.executable, REPORT]
+    dirs = {'patched': [], 'base': []}
+    for n, (label, m, tests, more) in enumerate(runs):
+        d = os.path.join(tmp, '%s-%s-%d' % (label, m, n))
+        os.makedirs(d)
+        r = {'label': label, 'mode': m, 'kernel': '/k/' + label, 'tests': tests,
+             'boots': [], 'problems': [], 'host_load': [0.5, 0.5], 'host_cpus': 2}
+        r.update(more)
+        with open(os.path.join(d, 'results.json'), 'w') as f:
+            json.dump(r, f)
+        dirs[label].append(d)
+    args += ['--patched'] + dirs['patched']
+    if dirs['base']:
+        args += ['--base'] + dirs['base']
+    files = {'json': 'report.json', 'markdown': 'report.md', 'junit': 'junit.xml'}
+    for opt, name in files.items():
+        args += ['--' + opt, os.path.join(tmp, 'out', name)]
+    env = dict(os.environ, PYTHONPATH=SCRIPTS + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    p = subprocess.run(args + list(extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    got = {}
+    for name in files.values():
+        path = os.path.join(tmp, 'out', name)
+        if os.path.exists(path):
+            with open(path, encoding='utf-8') as f:
+                got[name] = f.read()
+    return p.returncode, p.stdout, got
+
+
+def timed(i, status, secs, detail='', **kw):
+    r = rec(i, status, detail or ('time=%ss' % secs if status == 'pass' else 'exit=1'), tail=kw.pop('tail', ()))
+    r['secs'] = secs
+    r.update(kw)
+    return r
+
+
+ACCEL = {'accel': 'tcg', 'cpu': 'max', 'features': ['svm'], 'host': 'Intel',
+         'guest': 'AMD (emulated by QEMU TCG, -cpu max: SVM with nested paging)',
+         'why': 'no usable KVM: no /dev/kvm', 'timeout_divisor': 1}
+
+
+def junit_problems(xml_text, counts):
+    """What is wrong with a JUnit file against the report's counts, or ''."""
+    import xml.etree.ElementTree as ET
+    try:
+        top = ET.fromstring(xml_text)
+    except ET.ParseError as e:
+        return 'not well-formed XML: %s' % e
+    if top.tag != 'testsuites':
+        return 'root <%s>, want <testsuites>' % top.tag
+    cases = top.findall('testsuite/testcase')
+    fails = [c for c in cases if c.find('failure') is not None]
+    skips = [c for c in cases if c.find('skipped') is not None]
+    want = (counts['passed'] + counts['failed'] + counts['skipped'], counts['failed'], counts['skipped'])
+    got = (len(cases), len(fails), len(skips))
+    if got != want:
+        return 'testcases/failures/skipped %s, want %s' % (got, want)
+    attrs = tuple(int(top.get(k, -1)) for k in ('tests', 'failures', 'skipped'))
+    if attrs != want:
+        return 'testsuites attributes %s, want %s' % (attrs, want)
+    for s in top.findall('testsuite'):
+        n = len(s.findall('testcase'))
+        if int(s.get('tests', -1)) != n:
+            return 'suite %s says tests=%s, has %d' % (s.get('name'), s.get('tests'), n)
+    return ''
+
+
 def json_signature(data):
     rows = {r['test']: r for r in data.get('rows', [])}
     r = rows.get('test1 -a')
@@ -160,6 +275,77 @@ def json_signature(data):
     if r.get('signature') != KASAN_SIG:
         return 'signature %r, want %r' % (r.get('signature'), KASAN_SIG)
     return ''
+
+
+def report_files(c):
+    """The pivoted table, report.md and junit.xml: what a reader and a CI
+    system see of the verdicts above."""
+    runs = [('patched', 'tdp', [timed(1, 'pass', 3.5), timed(2, 'fail', 2.0, tail=['x.c:9: boom\x1b[0m'])], {'accel': ACCEL}),
+            ('base', 'tdp', [timed(1, 'pass', 1.0), timed(2, 'pass', 1.5)], {'accel': ACCEL}),
+            ('patched', 'shadow-mmu', [timed(1, 'pass', 20.0), timed(3, 'fail', 1.0)], {}),
+            ('base', 'shadow-mmu', [timed(1, 'fail', 40.0), timed(3, 'fail', 1.0)], {})]
+    rc, out, files = run_modes(c.tmp, runs)
+    want = {(1, 'tdp'): 'pass \u2192 pass  +2.5 s',
+            (1, 'shadow-mmu'): 'FAIL \u2192 pass  -20 s  fixed',
+            (2, 'tdp'): 'pass \u2192 FAIL  +0.5 s  REGRESSION',
+            (2, 'shadow-mmu'): None,
+            (3, 'tdp'): None,
+            (3, 'shadow-mmu'): 'FAIL \u2192 FAIL  +0.0 s  base too'}
+    why = ['test%d %s: cell %r, want %r' % (i, m, pivot_cell(out, i, m), w)
+           for (i, m), w in want.items() if pivot_cell(out, i, m) != w]
+    rows = [x for x in out.splitlines() if x.startswith('test') and x[4:5].isdigit() and '\u2192' in x]
+    if len(rows) != 3:
+        why.append('%d table rows with a cell, want 3 (one per test)' % len(rows))
+    c.ok('the table: one row per test, a column per mode, each cell base -> patched, time '
+         'difference, the verdict\'s mark; failures and evidence under it', why +
+         ([] if '| x.c:9: boom' in out else ['no evidence line under the table']), out)
+    c.ok('the report names the accelerator and the CPUs',
+         [] if any(x.startswith('accelerator: tcg (-cpu max), guest CPU AMD (emulated') and 'host CPU Intel'
+                   in x for x in out.splitlines()) else ['no accelerator line'], out)
+    md = files.get('report.md', '')
+    why = [] if md else ['no report.md']
+    for line in ('| test | tdp | shadow-mmu |', '| `test1 -a` | pass \u2192 pass  +2.5 s | FAIL \u2192 pass  -20 s  fixed |',
+                 '| `test3 -a` |  | FAIL \u2192 FAIL  +0.0 s  base too |', '## Verdicts other than pass',
+                 '- `test2 -a` (tdp): **REGRESSION**; base pass, patched FAIL', '  | x.c:9: boom\x1b[0m'):
+        if line not in md.splitlines():
+            why.append('report.md has no line %r' % line)
+    c.ok('report.md: the same table in Markdown, the verdicts and evidence under it', why, md)
+    counts = {'passed': 2, 'failed': 1, 'skipped': 1}
+    problem = junit_problems(files.get('junit.xml', ''), counts)
+    c.ok('junit.xml: well-formed (a console escape character in the evidence too), a testcase per '
+         'row, failures and skips as the report counts them', [problem] if problem else [],
+         files.get('junit.xml', ''))
+    # A check that can fail: the same checker on a JUnit file whose counts
+    # do not match, and on one that is not XML.
+    bad = files.get('junit.xml', '').replace('<skipped', '<failure', 1)
+    c.ok('the JUnit check itself catches a file that does not match the report, and broken XML',
+         [] if junit_problems(bad, counts) and junit_problems('<testsuites>', counts) else
+         ['a wrong JUnit file passed the check'])
+    # A base result reused from the cache: marked, and the table says from when.
+    runs = [('patched', 'tdp', [timed(1, 'pass', 2.0)], {}),
+            ('base', 'tdp', [timed(1, 'pass', 1.0, reused='2026-12-01 10:00 UTC')],
+             {'reused': 1, 'reused_from': ['2026-12-01 10:00 UTC']})]
+    rc, out, files = run_modes(c.tmp, runs)
+    why = []
+    if pivot_cell(out, 1) != 'pass* \u2192 pass  +1.0 s':
+        why.append('cell %r' % pivot_cell(out, 1))
+    if not any(x.startswith('* base: reused from 2026-12-01 10:00 UTC') for x in out.splitlines()):
+        why.append('no "* base: reused from" line')
+    if '* base: reused from 2026-12-01 10:00 UTC' not in files.get('report.md', ''):
+        why.append('report.md does not say it')
+    c.ok('a base result reused from the cache is marked in the table, with its date', why, out)
+    # Writing the reports does not lose what was there when it cannot finish.
+    tmp = tempfile.mkdtemp(dir=c.tmp)
+    blocker = os.path.join(tmp, 'file')
+    open(blocker, 'w').write('x')
+    rc, out, files = run_modes(c.tmp, runs[:1], ['--markdown', os.path.join(blocker, 'report.md')])
+    why = [] if rc != 0 else ['exit 0']
+    if not any(x.startswith('error: cannot write %s: ' % os.path.join(blocker, 'report.md'))
+               for x in out.splitlines()):
+        why.append('no "error: cannot write" line naming it')
+    if last_line(out) != '1 passed, 0 failed, 0 skipped' or 'junit.xml' not in files:
+        why.append('the verdicts or the other files are lost')
+    c.ok('a report file that cannot be written is an error that names it; the rest is written', why, out)
 
 
 def main():
@@ -294,6 +480,7 @@ def main():
                  (3, 'mirror'): ('REGRESSION (base: tdp mode)', True),
                  (4, 'mirror'): ('pass', True)},
                 '1 passed, 2 failed, 1 skipped', 1, mode='mirror', base_mode='tdp')
+        report_files(c)
         print('1..%d' % c.n)
         return 1 if c.failed else 0
 

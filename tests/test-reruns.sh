@@ -35,10 +35,18 @@ if __name__ == '__main__':
         return a[a.index(name) + 1] if name in a else None
     if a[0] == 'initramfs':
         sys.exit(0)
+    if a[0] == 'accel':
+        print('tcg (-cpu max): fake')
+        sys.exit(0)
     label, mode, out, only = opt('--label'), opt('--mode'), opt('--out'), opt('--only')
     rerun = '--no-retry' in a
     with open(os.path.join(os.environ['FAKE_LOG']), 'a') as f:
         f.write('%s %s %s %s\n' % (label, mode, 'rerun' if rerun else 'main', only or '-'))
+    with open(os.environ['FAKE_LOG'] + '.args', 'a') as f:
+        f.write('%s %s %s cache=%s%s progress=%s\n' % (label, mode, 'rerun' if rerun else 'main',
+                opt('--cache') or '-', ' refresh' if '--cache-refresh' in a else '', opt('--progress-fd') or '-'))
+        if opt('--progress-fd'):
+            os.write(int(opt('--progress-fd')), b'[%s/%s] 1/2 t2 pass 1 s\n' % (label.encode(), mode.encode()))
     tests = []
     for i, key in ((1, 't1 -a b'), (2, 't2')):
         if only and not re.search(only, key):
@@ -58,7 +66,7 @@ PY
 printf 't1 10 - -a b\nt2 10 -\n' > "$top/tests/kvm-tests.list"
 
 go() {	# go NAME ENV...: run.sh on the stubs; its exit status in $work/NAME.rc
-	: > "$work/calls-$1.log"
+	: > "$work/calls-$1.log"; : > "$work/calls-$1.log.args"
 	(cd "$top" && env KMMU_OUT="$work/out-$1" KMMU_CACHE="$work/cache" KMMU_MODES=tdp KMMU_PATCHED_MODES= \
 		FAKE_LOG="$work/calls-$1.log" "${@:2}" bash scripts/run.sh) > "$work/log" 2>&1
 	echo $? > "$work/$1.rc"
@@ -83,5 +91,21 @@ t "a rerun failing on the base: flaky on both kernels, the run passes" \
 go none KMMU_RERUNS=0
 t "KMMU_RERUNS=0: no reruns, the flake fails the run" \
 	"[ \$(cat $work/none.rc) -ne 0 ] && ! grep -q rerun $work/calls-none.log && grep -q 'flaky on patched only' $work/none.log"
+# The base result cache: for the base kernel's main runs only, never for
+# the patched kernel or a rerun; KMMU_FRESH=1 runs every base test again.
+t "the base's main run gets the cache, the patched kernel's and the reruns do not; progress lines reach the terminal" \
+	'grep -qx "base tdp main cache=$work/cache progress=3" "$work/calls-clean.log.args" &&
+	 grep -qx "patched tdp main cache=- progress=3" "$work/calls-clean.log.args" &&
+	 [ "$(grep -c "rerun cache=-" "$work/calls-clean.log.args")" -eq 4 ] &&
+	 [ "$(grep -c "cache=" "$work/calls-clean.log.args")" -eq 6 ] &&
+	 grep -qx "\[base/tdp\] 1/2 t2 pass 1 s" "$work/clean.log"'
+go fresh KMMU_FRESH=1
+t "KMMU_FRESH=1: the base runs every test again (--cache-refresh)" \
+	'grep -qx "base tdp main cache=$work/cache refresh progress=3" "$work/calls-fresh.log.args"'
+go badfresh KMMU_FRESH=yes
+t "KMMU_FRESH=yes is refused by name" \
+	'[ "$(cat "$work/badfresh.rc")" -ne 0 ] && grep -q "KMMU_FRESH must be 1" "$work/badfresh.log"'
+t "the report is also written as report.md and junit.xml" \
+	'[ -s "$work/out-clean/results/report.md" ] && grep -q "<testsuites" "$work/out-clean/results/junit.xml"'
 echo "1..$n"
 exit $failed

@@ -26,6 +26,19 @@
  *    (vCPU stat pf_taken).
  * 4. The same again, but dirty logging is turned off while the vCPUs keep
  *    writing the slot; after one more pass pages_2m must be back too.
+ * 5. Write-protected children: dirty logging on, the guest writes
+ *    everything, KVM_GET_DIRTY_LOG write-protects every 4K SPTE, and dirty
+ *    logging goes off with no write in between.  The huge SPTEs come back
+ *    from write-protected children, so they are write-protected too: the
+ *    next write pass may take one page fault per 2M page (a fast one,
+ *    without mmu_lock), and no more.  Zapping takes one full fault per 2M
+ *    page instead.
+ *
+ * -c adds a host thread that takes mmu_lock for write over and over while
+ * dirty logging is turned off (MADV_DONTNEED on a page of a memslot of its
+ * own: an mmu_notifier invalidation), so that the recovery walk, which holds
+ * mmu_lock for read, finds the lock contended and yields.  The harness
+ * counts the yields (yield: in tests/kvm-tests.list).
  *
  * Every 8-byte word holds a pattern made of its address and the number of
  * the pass that wrote it.  The guest checks the previous pass's value before
@@ -41,6 +54,8 @@
  * Prints "bench: NAME VALUE" lines for scripts/bench.sh.
  */
 #include <getopt.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +70,8 @@
 #include "vcpu_park.h"
 
 #define DATA_SLOT		10
+#define CONTEND_SLOT		11
+#define CONTEND_GPA		(DATA_GPA + (1ULL << 30))
 #define DATA_GPA		(4ULL << 30)	/* clear of memslot 0 */
 #define DATA_GVA		DATA_GPA
 #define HPAGE_SIZE		(2ULL << 20)
@@ -253,6 +270,43 @@ static bool wait_loop_passes(uint64_t *loop_pass, const uint64_t *since,
 	return true;
 }
 
+/* -c: a thread that takes mmu_lock for write while dirty logging goes off. */
+static bool contend;
+static void *contend_hva;
+static uint64_t contend_rounds;
+static pthread_t contend_thread;
+static volatile bool contend_stop;
+
+static void *contender(void *arg)
+{
+	while (!contend_stop) {
+		/* Populate the page, then zap it: one invalidation each time. */
+		WRITE_ONCE(*(volatile uint64_t *)contend_hva, contend_rounds);
+		TEST_ASSERT(!madvise(contend_hva, PAGE_SIZE, MADV_DONTNEED),
+			    "madvise(MADV_DONTNEED) failed");
+		contend_rounds++;
+	}
+	return NULL;
+}
+
+/* Turn dirty logging on or off for the data slot, contended if -c. */
+static void set_dirty_logging(struct kvm_vm *vm, bool on)
+{
+	uint64_t rounds = contend_rounds;
+
+	if (on || !contend) {
+		vm_mem_region_set_flags(vm, DATA_SLOT, on ? KVM_MEM_LOG_DIRTY_PAGES : 0);
+		return;
+	}
+	contend_stop = false;
+	pthread_create(&contend_thread, NULL, contender, NULL);
+	vm_mem_region_set_flags(vm, DATA_SLOT, 0);
+	contend_stop = true;
+	pthread_join(contend_thread, NULL);
+	ksft_print_msg("contender: %lu mmu_lock write acquisitions during the disable\n",
+		       contend_rounds - rounds);
+}
+
 static bool tdp_mmu_enabled(void)
 {
 	FILE *f = fopen("/sys/module/kvm/parameters/tdp_mmu", "r");
@@ -278,22 +332,23 @@ static long read_long(const char *path)
 
 static void help(const char *name)
 {
-	printf("usage: %s [-v vcpus] [-m MiB] [-I]\n", name);
+	printf("usage: %s [-v vcpus] [-m MiB] [-I] [-c]\n", name);
 	printf(" -v: number of vCPUs (default %d, at most %d)\n", DEFAULT_NR_VCPUS, MAX_VCPUS);
 	printf(" -m: MiB of 2M hugetlb memory in the slot, a multiple of 2 * vCPUs (default %d)\n",
 	       DEFAULT_SLOT_MIB);
 	printf(" -I: report the in-place recovery checks (2M mappings right after the\n"
 	       "     disable, no faults after it) as figures only, on any MMU\n");
+	printf(" -c: contend for mmu_lock (write) while dirty logging is turned off\n");
 	exit(0);
 }
 
-#define NR_CHECKS	7
+#define NR_CHECKS	9
 
 int main(int argc, char *argv[])
 {
 	uint64_t slot_2m, slot_4k, base_2m, full_2m, p2m, p4k, flushes, faults;
 	uint64_t before_loop[MAX_VCPUS], *loop_pass, nr_bad;
-	uint64_t pf_before, fixed_before, fixed, flush_reqs;
+	uint64_t pf_before, fixed_before, fixed, flush_reqs, fast_before, fast;
 	int slot_mib = DEFAULT_SLOT_MIB, opt, i;
 	bool tdp_mmu, in_place, info_only = false;
 	unsigned long *bitmap;
@@ -302,7 +357,7 @@ int main(int argc, char *argv[])
 	long free_2m;
 	bool ok;
 
-	while ((opt = getopt(argc, argv, "hv:m:I")) != -1) {
+	while ((opt = getopt(argc, argv, "hv:m:Ic")) != -1) {
 		switch (opt) {
 		case 'v':
 			nr_vcpus = atoi_positive("Number of vCPUs", optarg);
@@ -312,6 +367,9 @@ int main(int argc, char *argv[])
 			break;
 		case 'I':
 			info_only = true;
+			break;
+		case 'c':
+			contend = true;
 			break;
 		case 'h':
 		default:
@@ -359,6 +417,11 @@ int main(int argc, char *argv[])
 	 */
 	virt_map_level(vm, DATA_GVA, DATA_GPA, slot_size,
 		       kvm_is_tdp_enabled() ? PG_LEVEL_4K : PG_LEVEL_2M);
+	if (contend) {
+		vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, CONTEND_GPA,
+					    CONTEND_SLOT, 1, 0);
+		contend_hva = addr_gpa2hva(vm, CONTEND_GPA);
+	}
 
 	/* Pass 0: the host's fill. */
 	for (i = 0; i < (int)(slot_size / 8); i++)
@@ -402,7 +465,7 @@ int main(int argc, char *argv[])
 	flushes = stats_get(&vm_stats, "remote_tlb_flush");
 	flush_reqs = stats_get(&vm_stats, "remote_tlb_flush_requests");
 	p4k = stats_get(&vm_stats, "pages_4k");
-	vm_mem_region_set_flags(vm, DATA_SLOT, 0);
+	set_dirty_logging(vm, false);
 	p2m = stats_get(&vm_stats, "pages_2m");
 	flushes = stats_get(&vm_stats, "remote_tlb_flush") - flushes;
 	flush_reqs = stats_get(&vm_stats, "remote_tlb_flush_requests") - flush_reqs;
@@ -466,7 +529,7 @@ int main(int argc, char *argv[])
 	ok = ok && wait_loop_passes(loop_pass, before_loop, 60);
 	for (i = 0; i < nr_vcpus; i++)
 		before_loop[i] = READ_ONCE(loop_pass[i]);
-	vm_mem_region_set_flags(vm, DATA_SLOT, 0);
+	set_dirty_logging(vm, false);
 	ok = ok && wait_loop_passes(loop_pass, before_loop, 60);
 
 	WRITE_ONCE(*(uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)&guest_stop), 1);
@@ -484,6 +547,33 @@ int main(int argc, char *argv[])
 	ksft_test_result(p2m >= full_2m && !nr_bad,
 			 "2M mappings are back after the disable under load: pages_2m %lu, expected %lu; %lu bad words\n",
 			 p2m, full_2m, nr_bad);
+
+	/* Phase 5: recovery from write-protected children. */
+	vm_mem_region_set_flags(vm, DATA_SLOT, KVM_MEM_LOG_DIRTY_PAGES);
+	run_phase(vm, CMD_PASS);
+	kvm_vm_get_dirty_log(vm, DATA_SLOT, bitmap);
+	set_dirty_logging(vm, false);
+	p2m = stats_get(&vm_stats, "pages_2m");
+	pf_before = sum_vcpu_stat("pf_taken");
+	fast_before = sum_vcpu_stat("pf_fast");
+	run_phase(vm, CMD_PASS);
+	faults = sum_vcpu_stat("pf_taken") - pf_before;
+	fast = sum_vcpu_stat("pf_fast") - fast_before;
+	nr_bad = check_data(vm, "after the write-protected recovery");
+	printf("bench: wp_pages_2m_after_disable %lu\n", p2m - base_2m);
+	printf("bench: wp_recovery_pf_taken %lu\n", faults);
+	printf("bench: wp_recovery_pf_fast %lu\n", fast);
+	ksft_print_msg("write-protected children: pages_2m %lu right after the disable (full %lu); the next pass took %lu faults (%lu fast) over %lu 2M pages\n",
+		       p2m, full_2m, faults, fast, slot_2m);
+	ksft_test_result(!nr_bad, "data intact after the write-protected recovery: %lu bad words\n",
+			 nr_bad);
+	if (in_place)
+		ksft_test_result(p2m >= full_2m && faults <= slot_2m,
+				 "write-protected children: 2M back at once (pages_2m %lu of %lu), at most one fault per 2M page after (%lu for %lu)\n",
+				 p2m, full_2m, faults, slot_2m);
+	else
+		ksft_test_result_skip("write-protected children (not checked: %s): pages_2m %lu of %lu, %lu faults for %lu 2M pages\n",
+				      tdp_mmu ? "-I" : "shadow MMU zaps", p2m, full_2m, faults, slot_2m);
 
 	set_cmd(vm, CMD_DONE);
 	start_vcpus();

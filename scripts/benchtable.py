@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""make bench's table: every figure of the base and the patched kernel's runs
+side by side, with the difference.
+
+Usage: benchtable.py DIR...   (each DIR a vmrun.py run's output, named
+<kernel>-<mode>; the figures are the records' "figures" in results.json,
+which vmrun.py takes from the tests' output: "bench: NAME VALUE" lines and
+the upstream tests' own words, see vmrun.UPSTREAM_FIGURES).  A test listed
+twice (other arguments) is told apart by its number in the list, the same on
+both kernels.
+"""
+
+import json
+import os
+import sys
+
+
+def table(dirs):
+    figures = {}    # (mode, test, name) -> {kernel: value}
+    for d in dirs:
+        p = os.path.join(d, 'results.json')
+        try:
+            with open(p) as f:
+                run = json.load(f)
+        except (OSError, ValueError) as e:
+            raise SystemExit('error: no results in %s (%s)' % (d, e))
+        kernel, mode = run['label'], run['mode']
+        for t in run['tests']:
+            test = '%s#%s' % (t['name'].split('/')[-1], t['id'])
+            for name, value in (t.get('figures') or {}).items():
+                figures.setdefault((mode, test, name), {})[kernel] = value
+    out = ['%-10s %-28s %-26s %14s %14s %14s' % ('mode', 'benchmark', 'figure', 'base', 'patched',
+                                                   'patched-base')]
+    for (mode, test, name), v in sorted(figures.items()):
+        b, p = v.get('base', '-'), v.get('patched', '-')
+        try:
+            diff = '%+d' % (int(p) - int(b))
+        except ValueError:
+            try:
+                diff = '%+.6f' % (float(p) - float(b))
+            except ValueError:
+                diff = '-'
+        out.append('%-10s %-28s %-26s %14s %14s %14s' % (mode, test, name, b, p, diff))
+    return out
+
+
+def main():
+    print()
+    for line in table(sys.argv[1:]):
+        print(line)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
