@@ -757,6 +757,8 @@ def boot_group(a, g, outdir, deadline, only=None, tag=''):
             f.write(bochsrun.speed_line(log, time.time() - start, a.ips) + '\n')
         # Bochs logs every EPT violation exit and unknown MSR: 10 MB a boot.
         subprocess.run(['gzip', '-f', log], check=False)
+        # The ISO is a copy of the kernel and the initramfs (7 to 25 MB).
+        os.unlink(iso)
     shutil.rmtree(qmp_dir, ignore_errors=True)
     text = open(tap, errors='replace').read() if os.path.exists(tap) else ''
     return text, console, killed, time.time() - start, dump
