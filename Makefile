@@ -16,6 +16,8 @@
 #   make bench     benchmarks (tests/bench.list), base vs patched kernel, same run; then mirror-cost
 #   make mirror-cost   object code of the TDP MMU before feature 3 and after it, mirror backend off
 #   make kasan     build and run the patched kernel with KASAN (separate build)
+#   make ept       Intel VMX/EPT: tests/ept-tests.list in Bochs, base vs patched (after make build)
+#   make ept-spike one Bochs boot of the patched kernel: kvm_intel with EPT, huge page recovery
 #   make litmus    the memory-ordering litmus tests (tests/litmus) with herd7 and the kernel's LKMM
 #   make scanner-test   the console scanner's tests on recorded logs
 #   make deps      install the Debian packages the tree needs (scripts/deps.list); every target runs it
@@ -70,6 +72,8 @@
 # knob: LAVA_URL=URL             make lava: where the lab finds the artifacts
 # knob: LAVA_TARGET=tcg|kvm      make lava: QEMU TCG -cpu max, or -enable-kvm -cpu host
 # knob: SHARD_MINUTES=N          make lava: longest a job's tests may take together (default 60)
+# knob: SELFTESTS_BIN=DIR        make ept: test binaries already built (default: build the list's)
+# knob: BOCHS_SLOWDOWN=F         make ept: host limits are the list's guest timeouts times F (default 3)
 # Environment only (export them): KMMU_CACHE=DIR (downloads, ccache, cached
 # base results; default ~/.cache/kvm-mmu-series), KMMU_OUT=DIR (default out/).
 
@@ -82,7 +86,7 @@ KNOBS := SERIES KSRC BRANCH FORCE_BASE DISCARD_EDITS FORCE \
 	MODES PATCHED_MODES KERNELS ONLY FRAGMENTS TEST_LIST MAX_SECONDS VM_JOBS \
 	SKIP_VM SKIP_MAINLINE SKIP_BISECT SPARSE JOBS KBUILD_DIR BENCH_LIST MODE COST_FUNCS \
 	PREFIX VERSION COVER SEND REFLECT COMPARE BASE_PKG BASE_VERSION APT_SUITE RETRIES RERUNS \
-	LAVA_URL LAVA_TARGET SHARD_MINUTES ACCEL FRESH HEARTBEAT
+	LAVA_URL LAVA_TARGET SHARD_MINUTES ACCEL FRESH HEARTBEAT SELFTESTS_BIN BOCHS_SLOWDOWN
 $(foreach k,$(KNOBS),$(if $(filter command line,$(origin $(k))),$(eval export KMMU_$(k) := $$($(k)))))
 ignored_env := $(strip $(foreach k,$(KNOBS),$(if $(filter environment%,$(origin $(k))),$(k))))
 ifneq ($(ignored_env),)
@@ -95,7 +99,7 @@ space := $(empty) $(empty)
 MAKEOVERRIDES := $(strip $(foreach v,$(filter-out $(KNOBS) KMMU_%,$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))),$(v)=$(subst $(space),\$(space),$(value $(v)))))
 
 .PHONY: run test base apply build selftests check edit export send bench mirror-cost kasan scanner-test clean help \
-	deps fresh-check knobs lava litmus
+	deps fresh-check knobs lava litmus ept ept-spike
 
 help:
 	@sed -n 's/^#   make /  make /p' Makefile
@@ -146,6 +150,12 @@ mirror-cost: deps
 
 kasan: deps
 	bash $(S)/kasan.sh
+
+ept: deps
+	bash $(S)/ept.sh
+
+ept-spike: deps
+	KMMU_EPT_SPIKE=1 bash $(S)/ept.sh
 
 scanner-test: deps
 	python3 tests/test-scanconsole.py

@@ -162,6 +162,18 @@ run_limited() {
 	     "npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null)" \
 	     "nx_huge_pages=$(cat /sys/module/kvm/parameters/nx_huge_pages 2>/dev/null)" \
 	     "hugepages=$(cat /proc/sys/vm/nr_hugepages)"
+	# On Intel (Bochs, the ept mode): what kvm_intel enabled of the CPU's
+	# EPT features, which the tests of the EPT-only paths depend on.
+	if [ -d /sys/module/kvm_intel/parameters ]; then
+		echo "# kmmu-params-intel $(cd /sys/module/kvm_intel/parameters &&
+			for p in ept eptad enable_ept_ad_bits pml vpid unrestricted_guest flexpriority \
+				 enable_shadow_vmcs nested enable_apicv preemption_timer; do
+				[ -r $p ] && printf '%s=%s ' $p "$(cat $p)"
+			done)"
+	fi
+	echo "# kmmu-cpu $(grep -m1 '^model name' /proc/cpuinfo | sed 's/.*: //')," \
+	     "$(grep -c '^processor' /proc/cpuinfo) CPUs," \
+	     "vmx flags: $(grep -m1 '^vmx flags' /proc/cpuinfo | sed 's/.*: //')"
 	[ -e /dev/kvm ] || echo "# kmmu-no-dev-kvm"
 } > $tap
 

@@ -3,7 +3,8 @@
 # The project's tests, in order:
 #   1. the console scanner on recorded logs         (tests/test-scanconsole.py)
 #   2. the harness scripts on small fake trees       (tests/test-harness.sh),
-#      the verdicts on made-up runs (tests/test-report.py), a wedged guest on
+#      the verdicts on made-up runs (tests/test-report.py), the Bochs runner's
+#      logic (tests/test-bochsrun.py), a wedged guest on
 #      a fake QEMU (tests/test-hang-evidence.py), the reruns of a flaky test
 #      on stub steps (tests/test-reruns.sh), the accelerator, the base result
 #      cache and the progress lines on a fake QEMU (tests/test-vmrun.sh)
@@ -106,6 +107,10 @@ count_tap "$KMMU_OUT/test-harness.log"
 step verdicts python3 "$TOP/tests/test-report.py"
 [ $? -eq 0 ] || step_rc=1
 count_tap "$KMMU_OUT/test-verdicts.log"
+
+step bochsrun python3 "$TOP/tests/test-bochsrun.py"
+[ $? -eq 0 ] || step_rc=1
+count_tap "$KMMU_OUT/test-bochsrun.log"
 
 step hang-evidence python3 "$TOP/tests/test-hang-evidence.py"
 [ $? -eq 0 ] || step_rc=1

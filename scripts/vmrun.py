@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Run the KVM selftest list in QEMU (TCG, -cpu max: SVM with nested paging).
+"""Run the KVM selftest list in QEMU (TCG, -cpu max: SVM with nested paging),
+or, in the ept modes, in Bochs (Intel VMX with EPT: scripts/bochsrun.py).
 
   vmrun.py initramfs --bin DIR --out FILE [--list FILE]
       Pack busybox, scripts/guest-init.sh and the listed test binaries.
-  vmrun.py run --kernel BZIMAGE --initramfs FILE --mode tdp|shadow-mmu|npt-off
+  vmrun.py run --kernel BZIMAGE --initramfs FILE --mode tdp|shadow-mmu|npt-off|ept...
                --out DIR [--label NAME] [--list FILE] [--only REGEX]
       Boot once per group of tests sharing boot parameters; collect TAP from
       the guest's second serial port; kill the VM when a test overruns its
@@ -30,6 +31,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scanconsole  # noqa: E402
 import basecache  # noqa: E402
+import bochsrun  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_LIST = os.path.join(TOP, 'tests', 'kvm-tests.list')
@@ -51,20 +53,37 @@ MODES = {
     # CONFIG_KVM_MMU_MIRROR_SW): KVM_X86_SW_PROTECTED_VM VMs get mirror roots,
     # and every 7th propagation fails with -EBUSY to exercise the retry path.
     'mirror': ['kvm.tdp_mmu=Y', 'kvm.mirror_sw=1', 'kvm.mirror_sw_inject_busy=7'],
+    # Intel VMX with EPT, in Bochs (QEMU's TCG has no VMX): EPT with A/D bits
+    # and PML (the CPU model has both); A/D bits on, PML off; A/D bits off,
+    # which turns PML off too (KVM needs A/D bits for PML) and makes KVM
+    # track accesses by clearing the RWX bits of SPTEs.
+    'ept': ['kvm.tdp_mmu=Y'],
+    'ept-nopml': ['kvm.tdp_mmu=Y', 'kvm_intel.pml=0'],
+    'ept-noad': ['kvm.tdp_mmu=Y', 'kvm_intel.eptad=0'],
 }
+# Modes that boot in Bochs instead of QEMU.
+BOCHS_MODES = {'ept', 'ept-nopml', 'ept-noad'}
 # A mode the base kernel can't run (it lacks what the mode needs) is compared
 # with the base kernel's run of the mode it extends.
 BASE_MODE_OF = {'mirror': 'tdp'}
 # Modes a test runs in only when its line asks for them (mode:M or also:M).
 # The mirror mode changes nothing for VMs other than KVM_X86_SW_PROTECTED_VM
 # ones, so a test that creates no such VM would only repeat its tdp run there.
-OPT_IN_MODES = {'mirror'}
+OPT_IN_MODES = {'mirror'} | BOCHS_MODES
 # no_timer_check: under TCG on a loaded host the boot-time IO-APIC timer check
 # can miss its window and panic ("IO-APIC + timer doesn't work!"), as seen here.
 BASE_CMDLINE = ['console=ttyS0,115200', 'panic=-1', 'hugepagesz=2M', 'hugepages=256',
                 'printk.time=1', 'loglevel=7', 'no_timer_check']
 BOOT_TIMEOUT = 180      # seconds from QEMU start to the guest's first TAP line
 GRACE = 60              # seconds past a test's own timeout before the VM is killed
+# Bochs: about 2 minutes from start to the first TAP line on an idle host
+# (GRUB reads the initramfs through the emulated BIOS), 4 with a kernel build
+# beside it.  Its guest clock follows the instructions executed (clock
+# sync=none, the TSC runs at bochsrun's ips): on a busy host it runs at half
+# the wall clock's speed, so the host's limits for a test (given in guest
+# seconds by the list) are stretched by BOCHS_SLOWDOWN.
+BOCHS_BOOT_TIMEOUT = 900
+BOCHS_SLOWDOWN = float(os.environ.get('KMMU_BOCHS_SLOWDOWN', '3'))
 
 # ------------------------------------------------------------ accelerator
 #
@@ -634,7 +653,9 @@ def boot_group(a, g, outdir, deadline, only=None, tag=''):
     for p in (console, tap):
         if os.path.exists(p):
             os.unlink(p)
-    cmdline = BASE_CMDLINE + MODES[a.mode] + g['boot'] + ['kmmu.group=%d' % g['n']]
+    bochs = a.mode in BOCHS_MODES
+    cmdline = BASE_CMDLINE + (bochsrun.cmdline_extra(a.ips) if bochs else []) + MODES[a.mode] + \
+        g['boot'] + ['kmmu.group=%d' % g['n']]
     qmp_dir = tempfile.mkdtemp(prefix='kmmu-qmp-')      # a short path: sun_path is 108 bytes
     qmp = os.path.join(qmp_dir, 'qmp.sock')
     if only:
@@ -659,11 +680,25 @@ def boot_group(a, g, outdir, deadline, only=None, tag=''):
             '-serial', 'file:' + console, '-serial', 'file:' + tap,
             '-qmp', 'unix:%s,server=on,wait=off' % qmp,
             '-append', ' '.join(cmdline)]
-    with open(os.path.join(outdir, 'qemu-g%d%s.cmd' % (g['n'], tag)), 'w') as f:
-        f.write(' '.join(qemu) + '\n')
-    start = time.time()
-    proc = subprocess.Popen(qemu, stdout=subprocess.DEVNULL, stderr=open(
-        os.path.join(outdir, 'qemu-g%d%s.err' % (g['n'], tag)), 'w'))
+    boot_timeout, slowdown, watch = BOOT_TIMEOUT, 1, None
+    if bochs:
+        # The same console and TAP files, from Bochs' com1 and com2; the
+        # kernel, initramfs and command line go on a GRUB ISO.
+        boot_timeout, slowdown = BOCHS_BOOT_TIMEOUT, BOCHS_SLOWDOWN
+        base = os.path.join(outdir, 'bochs-g%d%s' % (g['n'], tag))
+        iso = bochsrun.make_iso(a.kernel, a.initramfs, ' '.join(cmdline), base + '.iso', outdir)
+        log = base + '.log'
+        rc = bochsrun.write_bochsrc(base + '.rc', iso, console, tap, log, cpu=a.bochs_cpu,
+                                    smp=a.smp, mem=a.bochs_mem, ips=a.ips)
+        start = time.time()
+        proc = bochsrun.start(rc, base + '.err')
+        watch = bochsrun.LogWatch(log)
+    else:
+        with open(os.path.join(outdir, 'qemu-g%d%s.cmd' % (g['n'], tag)), 'w') as f:
+            f.write(' '.join(qemu) + '\n')
+        start = time.time()
+        proc = subprocess.Popen(qemu, stdout=subprocess.DEVNULL, stderr=open(
+            os.path.join(outdir, 'qemu-g%d%s.err' % (g['n'], tag)), 'w'))
     killed = None
     dump = None
     begun_at = {}
@@ -677,8 +712,13 @@ def boot_group(a, g, outdir, deadline, only=None, tag=''):
         if a.progress:
             for tid in results:
                 a.progress.result(tid, results[tid])
-        if not text and now - start > BOOT_TIMEOUT:
-            killed = 'no output from the guest %d s after boot: boot hang' % BOOT_TIMEOUT
+        if not text and now - start > boot_timeout:
+            killed = 'no output from the guest %d s after boot: boot hang' % boot_timeout
+        if watch and watch.reset():
+            # QEMU's -no-reboot: a machine that resets (panic=-1, a triple
+            # fault) has stopped; the console says why.
+            bochsrun.stop(proc)
+            break
         for tid in begun:
             begun_at.setdefault(tid, now)
         running = [tid for tid in begun if tid not in results]
@@ -687,8 +727,8 @@ def boot_group(a, g, outdir, deadline, only=None, tag=''):
             killed = 'the guest ran test %d, which this boot did not ask for: the initramfs ' \
                      'was packed from another test list' % running[-1]
         elif t:
-            limit = scaled_timeout(t, a.accel_info) * (t['retries'] + 1)
-            grace = GRACE
+            limit = scaled_timeout(t, a.accel_info) * (t['retries'] + 1) * slowdown
+            grace = GRACE * slowdown
             if a.test_limit:
                 limit, grace = a.test_limit, 0
             if now - begun_at[t['id']] > limit + grace:
@@ -697,16 +737,28 @@ def boot_group(a, g, outdir, deadline, only=None, tag=''):
         if now > deadline:
             killed = 'whole run exceeded %d s' % a.max_seconds
         if killed:
-            if killed.startswith(('test ', 'no output', 'whole run')):
+            if killed.startswith(('test ', 'no output', 'whole run')) and not bochs:
                 # A guest that stopped answering: before it goes, what its
                 # kernel is doing, on the console it keeps.
                 with open(console, errors='replace') as f:
                     line = sum(1 for _ in f)
                 keys, err = qmp_sysrq(qmp, console)
                 dump = {'line': line, 'keys': keys, 'error': err}
-            proc.kill()
+            if bochs:
+                # No sysrq through Bochs (no QMP): the console has what the
+                # guest's own timeout dump and the kernel's detectors said.
+                bochsrun.stop(proc)
+            else:
+                proc.kill()
             break
     proc.wait()
+    if bochs:
+        with open(os.path.join(outdir, 'bochs-g%d%s.speed' % (g['n'], tag)), 'w') as f:
+            f.write(bochsrun.speed_line(log, time.time() - start, a.ips) + '\n')
+        # Bochs logs every EPT violation exit and unknown MSR: 10 MB a boot.
+        subprocess.run(['gzip', '-f', log], check=False)
+        # The ISO is a copy of the kernel and the initramfs (7 to 25 MB).
+        os.unlink(iso)
     shutil.rmtree(qmp_dir, ignore_errors=True)
     text = open(tap, errors='replace').read() if os.path.exists(tap) else ''
     return text, console, killed, time.time() - start, dump
@@ -822,7 +874,9 @@ def cmd_run(a):
     # Only now, after every check of the inputs, the tool itself: a check
     # of the inputs must not depend on what is installed (a fresh machine
     # gets qemu from scripts/install-deps.sh).
-    if not shutil.which(a.qemu):
+    if a.mode in BOCHS_MODES:
+        bochsrun.check_tools()
+    elif not shutil.which(a.qemu):
         raise SystemExit('error: %s not found (Debian package qemu-system-x86: make deps)' % a.qemu)
     if a.only:
         tests = [t for t in tests if re.search(a.only, test_key(t))]
@@ -882,11 +936,19 @@ def cmd_run(a):
                 # The traces the harness asked for are evidence, not a splat
                 # of their own: only a real report after them counts.
                 findings = [f for f in findings if f['line'] <= dump['line'] or f['kind'] != 'call-trace']
+            errata = []
+            if a.mode in BOCHS_MODES:
+                findings, errata = bochsrun.split_errata(findings, a.kernel, a.vmlinux)
+                for f, why in errata:
+                    print('note: group %d: not counted, %s: %s' % (g['n'], why, f['text']),
+                          file=sys.stderr)
             decoded = decode_frames(lines, a.vmlinux) if findings or dump else {}
             done = '# kmmu-done' in text
             boot = {'group': g['n'], 'boot': g['boot'], 'seconds': round(secs, 1), 'info': info,
                     'killed': killed, 'completed': done, 'sysrq': dump,
                     'splats': [dict(f, log=os.path.basename(console)) for f in findings]}
+            if errata:
+                boot['emulator_errata'] = ['%s: %s' % (why, f['text']) for f, why in errata]
             if dump:
                 boot['evidence'] = splat_evidence(lines, [], decoded, dump['line'])
             boots.append(boot)
@@ -1012,6 +1074,10 @@ def main():
     r.add_argument('--mem', default='3G')
     r.add_argument('--qemu', default='qemu-system-x86_64')
     r.add_argument('--max-seconds', type=int, default=3600)
+    r.add_argument('--bochs-cpu', default=bochsrun.DEFAULT_CPU, help='Bochs CPU model (ept modes)')
+    r.add_argument('--bochs-mem', type=int, default=bochsrun.DEFAULT_MEM, help='MB (ept modes)')
+    r.add_argument('--ips', type=int, default=bochsrun.DEFAULT_IPS,
+                   help='Bochs instructions per emulated second of each CPU (ept modes)')
     r.add_argument('--no-retry', action='store_true',
                    help='one attempt per test, whatever the list allows (reruns of a flaky test)')
     r.add_argument('--vmlinux', help='the kernel\'s vmlinux (debug info): splat frames as file:line')
@@ -1049,7 +1115,16 @@ def main():
             print('%s (-cpu %s): %s; guest CPU %s, host CPU %s' % (
                 info['accel'], info['cpu'], info['why'], info['guest'], info['host']))
         return 0
-    a.accel_info = detect_accel(a.accel, a.host_root)
+    if a.mode in BOCHS_MODES:
+        # Bochs is the machine: an Intel CPU with VMX and EPT, whatever the
+        # host has; the list's timeouts are guest seconds (vmrun stretches
+        # the host's limits by BOCHS_SLOWDOWN).
+        a.accel_info = {'accel': 'bochs', 'cpu': a.bochs_cpu, 'features': ['vmx'],
+                        'host': host_cpu(a.host_root)[0],
+                        'guest': 'Intel (emulated by Bochs, %s: VMX with EPT)' % a.bochs_cpu,
+                        'why': 'mode %s' % a.mode, 'timeout_divisor': 1}
+    else:
+        a.accel_info = detect_accel(a.accel, a.host_root)
     a.progress = Progress(a.progress_fd, a.label, a.mode, a.last) if a.progress_fd is not None else None
     for f in (a.kernel, a.initramfs):
         if not os.path.exists(f):

@@ -721,6 +721,7 @@ mkfake_top() {	# $1 dir
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-splat-detection.sh"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-report.py"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-hang-evidence.py"
+	cp "$1/tests/test-scanconsole.py" "$1/tests/test-bochsrun.py"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-reruns.sh"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-vmrun.sh"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-send-lava.sh"
@@ -740,14 +741,14 @@ mkfake_top() {	# $1 dir
 		'echo "3 passed, 0 failed, 0 skipped"' > "$1/scripts/run.sh"
 	chmod +x "$1"/scripts/*.sh "$1"/tests/*
 	# test.sh runs the scanner with python3: run its stub with a shell
-	sed -i -e 's#^step scanner python3 #step scanner sh #' -e 's#^step verdicts python3 #step verdicts sh #' -e 's#^step hang-evidence python3 #step hang-evidence sh #' "$1/scripts/test.sh"
+	sed -i -e 's#^step scanner python3 #step scanner sh #' -e 's#^step verdicts python3 #step verdicts sh #' -e 's#^step hang-evidence python3 #step hang-evidence sh #' -e 's#^step bochsrun python3 #step bochsrun sh #' "$1/scripts/test.sh"
 }
 mkfake_top "$work/top"
 (cd "$work/top" && bash scripts/test.sh) > "$work/log" 2>&1
 rc=$?
 sort -n "$work/top/events" | awk '{ print $2, $3 }' > "$work/order"
-check "make test on stubs: 23 passed, 0 failed, 0 skipped, exit 0" \
-	bash -c "[ $rc -eq 0 ] && tail -n 1 '$work/log' | grep -qx '23 passed, 0 failed, 0 skipped'"
+check "make test on stubs: 24 passed, 0 failed, 0 skipped, exit 0" \
+	bash -c "[ $rc -eq 0 ] && tail -n 1 '$work/log' | grep -qx '24 passed, 0 failed, 0 skipped'"
 check "the mainline builds run during the 6.12 VM step, the mainline VM step after it" \
 	bash -c "tr '\n' ' ' < '$work/order' | grep -q '6.12 vm-start mainline apply mainline static-start mainline static-end 6.12 vm-end mainline vm-start mainline vm-end'"
 mkfake_top "$work/top2"
@@ -755,7 +756,7 @@ mkfake_top "$work/top2"
 rc=$?
 check "a failed mainline build in the background is counted, and its VM step not run" \
 	bash -c "[ $rc -ne 0 ] && grep -qx 'not ok - mainline: apply and build the patched 7.3 kernel' '$work/log' &&
-		 tail -n 1 '$work/log' | grep -qx '16 passed, 1 failed, 0 skipped' &&
+		 tail -n 1 '$work/log' | grep -qx '17 passed, 1 failed, 0 skipped' &&
 		 ! grep -q 'mainline vm-start' '$work/top2/events'"
 
 mkfake_top "$work/top3"

@@ -249,14 +249,14 @@ t "the initramfs is the same bytes for the same files (new mtimes too), other by
 	 [ \$(sha $work/i1.cpio.gz) != \$(sha $work/i3.cpio.gz) ]"
 
 # ------------------------------------- make run end to end, twice (run.sh)
-# run.sh with the real vmrun.py, basecache.py and report.py, stub apply,
+# run.sh with the real vmrun.py (and bochsrun.py, which it imports), basecache.py and report.py, stub apply,
 # build and selftest steps, and the fake QEMU first in PATH: the progress
 # lines reach the terminal, the second run boots the base kernel only for
 # the test that failed there, the table says which results were reused,
 # and the report files are written.
 top=$work/top
 mkdir -p "$top/scripts" "$top/tests" "$work/path" "$work/e2e-bin"
-cp "$TOP"/scripts/{lib.sh,run.sh,vmrun.py,basecache.py,report.py,scanconsole.py,guest-init.sh,deps.list} "$top/scripts/"
+cp "$TOP"/scripts/{lib.sh,run.sh,vmrun.py,basecache.py,bochsrun.py,report.py,scanconsole.py,guest-init.sh,deps.list} "$top/scripts/"
 printf '# base-version: 6.12.117-1~deb12u1\n' > "$top/series"
 cat > "$top/scripts/apply.sh" <<'EOF'
 #!/bin/sh
