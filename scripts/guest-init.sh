@@ -246,7 +246,7 @@ else
 		# yielded, over all attempts: its check could not have failed.
 		if [ "$ysyms" != - ]; then
 			if [ -z "$ywhy" ]; then
-				yield_count "$ysyms" > /tmp/yields.out || ywhy="yield path not taken: no call from $(echo "$ysyms" | sed 's/+/ or /g') to __cond_resched_rwlock_*()"
+				yield_count "$ysyms" > /tmp/yields.out || ywhy="yield path not taken: no __cond_resched_rwlock_*() call inside $(echo "$ysyms" | sed 's/+/ or /g')"
 				sed 's/^/# kmmu-yield /' /tmp/yields.out > $tap
 			fi
 			[ -n "$ywhy" ] && [ "$rc" = 0 ] && rc=yield
