@@ -39,20 +39,8 @@ need_group fetch
 # (lib.sh): the machine's own apt sources are never touched.
 private_apt "$SUITE"
 
-# The version of PKG in sid (the newest, when sid has several).
-sid_version() {
-	apt-cache "${APT_OPTS[@]}" madison "$1" 2>/dev/null |
-		awk -F' *\\| *' -v s="$SUITE/" '$3 ~ s { print $2 }' | sort -V | tail -n 1
-}
-
-version=$HERD7_VERSION
-if ! apt-cache "${APT_OPTS[@]}" madison herdtools7 2>/dev/null | awk -F' *\\| *' '{print $2}' |
-     grep -qxF "$version"; then
-	newest=$(sid_version herdtools7)
-	[ -n "$newest" ] || die "herdtools7 is not in $SUITE: cannot fetch herd7"
-	warn "pinned herdtools7 $HERD7_VERSION is no longer in $SUITE; using $newest"
-	version=$newest
-fi
+sid_version() { suite_version "$SUITE" "$1"; }
+version=$(pinned_version "$SUITE" herdtools7 "$HERD7_VERSION" herd7)
 # herd7 needs sid's glibc (libc6, which has the dynamic loader) and libgmp10.
 pkgs=("herdtools7=$version")
 for p in libc6 libgmp10; do

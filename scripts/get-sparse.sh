@@ -57,20 +57,8 @@ fi
 # (lib.sh): the machine's own apt sources are never touched.
 private_apt "$SUITE"
 
-# The version of PKG in sid (the newest, when sid has several).
-sid_version() {
-	apt-cache "${APT_OPTS[@]}" madison "$1" 2>/dev/null |
-		awk -F' *\\| *' -v s="$SUITE/" '$3 ~ s { print $2 }' | sort -V | tail -n 1
-}
-
-version=$SPARSE_VERSION
-if ! apt-cache "${APT_OPTS[@]}" madison sparse 2>/dev/null | awk -F' *\\| *' '{print $2}' |
-     grep -qxF "$version"; then
-	newest=$(sid_version sparse)
-	[ -n "$newest" ] || die "sparse is not in $SUITE: cannot fetch sparse"
-	warn "pinned sparse $SPARSE_VERSION is no longer in $SUITE; using $newest"
-	version=$newest
-fi
+sid_version() { suite_version "$SUITE" "$1"; }
+version=$(pinned_version "$SUITE" sparse "$SPARSE_VERSION" sparse)
 # sparse needs sid's glibc (libc6, which has the dynamic loader).
 pkgs=("sparse=$version")
 v=$(sid_version libc6)

@@ -109,6 +109,29 @@ need() {
 # apt-get "${APT_OPTS[@]}" download/show then see that suite only; the
 # machine's apt sources, preferences and state are never changed.
 APT_OPTS=()
+# After private_apt SUITE: the version of PKG in SUITE (the newest, when it
+# has several).
+suite_version() {	# suite_version SUITE PKG
+	apt-cache "${APT_OPTS[@]}" madison "$2" 2>/dev/null |
+		awk -F' *\\| *' -v s="$1/" '$3 ~ s { print $2 }' | sort -V | tail -n 1
+}
+
+# After private_apt SUITE: PIN if SUITE still has that version of PKG, else
+# the newest it has, with a warning; dies if it has none (TOOL names what
+# was being fetched).
+pinned_version() {	# pinned_version SUITE PKG PIN TOOL
+	local newest
+	if apt-cache "${APT_OPTS[@]}" madison "$2" 2>/dev/null | awk -F' *\\| *' '{print $2}' |
+	   grep -qxF "$3"; then
+		echo "$3"
+		return
+	fi
+	newest=$(suite_version "$1" "$2")
+	[ -n "$newest" ] || die "$2 is not in $1: cannot fetch $4"
+	warn "pinned $2 $3 is no longer in $1; using $newest"
+	echo "$newest"
+}
+
 private_apt() {
 	local suite=${1:-$APT_SUITE}
 	local dir=$KMMU_CACHE/apt/$suite uri keyring=/usr/share/keyrings/debian-archive-keyring.gpg
