@@ -50,14 +50,7 @@ for p in libc6 libgmp10; do
 done
 
 debs=$top/debs
-rm -rf "$debs" "$top/root.new"
-mkdir -p "$debs"
-msg "downloading ${pkgs[*]} from $SUITE into $debs"
-(cd "$debs" && apt-get "${APT_OPTS[@]}" download -q "${pkgs[@]}" >&2) ||
-	die "apt-get download ${pkgs[*]} failed: cannot fetch herd7"
-for d in "$debs"/*.deb; do
-	dpkg-deb -x "$d" "$top/root.new"
-done
+download_unpack "$top" herd7 "${pkgs[@]}"
 # Only herd7 is used: drop the other tools (about 220 MiB) and the .debs.
 find "$top/root.new/usr/bin" -mindepth 1 ! -name herd7 -delete
 rm -rf "$debs"

@@ -66,14 +66,7 @@ v=$(sid_version libc6)
 pkgs+=("libc6=$v")
 
 debs=$top/debs
-rm -rf "$debs" "$top/root.new"
-mkdir -p "$debs"
-msg "downloading ${pkgs[*]} from $SUITE into $debs"
-(cd "$debs" && apt-get "${APT_OPTS[@]}" download -q "${pkgs[@]}" >&2) ||
-	die "apt-get download ${pkgs[*]} failed: cannot fetch sparse"
-for d in "$debs"/*.deb; do
-	dpkg-deb -x "$d" "$top/root.new"
-done
+download_unpack "$top" sparse "${pkgs[@]}"
 lib=$top/root.new/usr/lib/x86_64-linux-gnu
 [ -x "$lib/ld-linux-x86-64.so.2" ] && [ -f "$lib/libc.so.6" ] && [ -x "$top/root.new/usr/bin/sparse" ] ||
 	die "unexpected layout of the unpacked sparse and libc6 in $top/root.new"

@@ -109,6 +109,21 @@ need() {
 # apt-get "${APT_OPTS[@]}" download/show then see that suite only; the
 # machine's apt sources, preferences and state are never changed.
 APT_OPTS=()
+# After private_apt SUITE: download PKG=VERSION... into TOP/debs and unpack
+# them all into TOP/root.new (both made afresh); TOOL names what is fetched.
+download_unpack() {	# download_unpack TOP TOOL PKG=VERSION...
+	local top=$1 tool=$2 d
+	shift 2
+	rm -rf "$top/debs" "$top/root.new"
+	mkdir -p "$top/debs"
+	msg "downloading $* into $top/debs"
+	(cd "$top/debs" && apt-get "${APT_OPTS[@]}" download -q "$@" >&2) ||
+		die "apt-get download $* failed: cannot fetch $tool"
+	for d in "$top/debs"/*.deb; do
+		dpkg-deb -x "$d" "$top/root.new"
+	done
+}
+
 # After private_apt SUITE: the version of PKG in SUITE (the newest, when it
 # has several).
 suite_version() {	# suite_version SUITE PKG
