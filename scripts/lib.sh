@@ -262,6 +262,21 @@ build_heartbeat() {
 	done
 }
 
+# background_session CMD ARG...: start CMD in the background, in a session of
+# its own (setsid: one signal to the process group BG_PID stops all of it),
+# at the lowest CPU priority; BG_PID is set to its process id.  nice alone is not enough: with the host's
+# scheduler autogroups (/proc/sys/kernel/sched_autogroup_enabled, on in
+# Debian's kernels), every session is a group that gets an equal share of
+# the CPUs whatever the nice of its tasks, so a nice 19 build in a session
+# of its own still takes half of a 2-core machine from the VMs.  The nice
+# of the session's group (/proc/self/autogroup) is set too; where the file
+# is missing (a kernel without autogroups) the task's nice is all there is.
+background_session() {
+	setsid -w bash -c 'if [ -w /proc/self/autogroup ]; then echo 19 > /proc/self/autogroup || exit 1; fi
+		exec nice -n 19 "$@"' background_session "$@" &
+	BG_PID=$!
+}
+
 # at_most N CMD ARG...: run "CMD ARG" in the background for each ARG, at most
 # N at a time, and wait for all of them.  The caller must have no other
 # background job of its own running (wait -n would count it).

@@ -114,6 +114,14 @@ for r in "${runs[@]}"; do
 	read -r k mode d <<< "$r"
 	if [ -f "$d/results.json" ]; then
 		mkdir -p "$lastdir" 2>/dev/null && cp "$d/results.json" "$lastdir/$k-$mode.json" 2>/dev/null || true
+		# The consoles of a run with a splat or a failure are kept beside
+		# it: out/ of a CI clone is gone when it is over, and a soft lockup
+		# seen once is read from its backtrace, not from the verdict line.
+		rm -rf "$lastdir/$k-$mode.consoles"
+		if python3 -c 'import json, sys; d = json.load(open(sys.argv[1]))
+sys.exit(0 if d["problems"] or any(t["status"] not in ("pass", "skip") for t in d["tests"]) else 1)' "$d/results.json"; then
+			mkdir -p "$lastdir/$k-$mode.consoles" && cp "$d"/console-g*.log "$lastdir/$k-$mode.consoles/" 2>/dev/null || true
+		fi
 	fi
 done
 for r in "${runs[@]}"; do

@@ -177,18 +177,20 @@ mainline_count() {	# count what mainline_builds did; 0 when the VM run may go on
 # run in the background meanwhile, at the lowest CPU priority, so that they
 # take only the time the VMs leave and do not slow the timed tests down.
 # Their output is shown when the VM step is over.
-# They run in a session of their own (setsid), so that an interrupted make
-# test can stop the whole build with one signal to its process group (a
-# background job of a script would ignore the terminal's ^C and go on).
+# They run in a session of their own (background_session in lib.sh, which
+# also explains why nice alone would leave them half the CPUs), so that an
+# interrupted make test can stop the whole build with one signal to its
+# process group (a background job of a script would ignore the terminal's ^C
+# and go on).
 bg=
 stop_bg() { [ -z "$bg" ] || kill -TERM -- "-$bg" 2>/dev/null; }
 trap stop_bg EXIT
 trap 'stop_bg; trap - EXIT; exit 130' INT TERM
 rm -f "$KMMU_OUT/mainline-builds.rc"
 if [ "${KMMU_SKIP_MAINLINE:-0}" != 1 ] && [ "${KMMU_SKIP_VM:-0}" != 1 ]; then
-	setsid -w nice -n 19 bash "$TOP/scripts/test.sh" --mainline-builds \
-		> "$KMMU_OUT/test-mainline-builds.out" 2>&1 < /dev/null &
-	bg=$!
+	background_session bash "$TOP/scripts/test.sh" --mainline-builds \
+		> "$KMMU_OUT/test-mainline-builds.out" 2>&1 < /dev/null
+	bg=$BG_PID
 fi
 
 if [ "${KMMU_SKIP_VM:-0}" = 1 ]; then

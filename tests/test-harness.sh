@@ -731,6 +731,7 @@ mkfake_top() {	# $1 dir
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-check-sparse.sh"
 	printf 'exit 0\n' > "$1/scripts/install-deps.sh"
 	printf '%s\n' "$ev apply\" >> $1/events" \
+		'[ "${KMMU_SERIES:-}" = mainline ] && { cat /proc/self/autogroup; echo "task nice $(ps -o ni= -p $$)"; } > '"$1/prio"' 2>&1' \
 		'[ "${KMMU_SERIES:-}" = mainline ] && [ -n "${FAIL_MAINLINE:-}" ] && exit 1' \
 		'[ "${KMMU_SERIES:-}" = mainline ] && [ -n "${SLOW_MAINLINE:-}" ] && echo $$ > "$SLOW_MAINLINE" && exec sleep 60' \
 		'exit 0' > "$1/scripts/apply.sh"
@@ -751,6 +752,14 @@ check "make test on stubs: 24 passed, 0 failed, 0 skipped, exit 0" \
 	bash -c "[ $rc -eq 0 ] && tail -n 1 '$work/log' | grep -qx '24 passed, 0 failed, 0 skipped'"
 check "the mainline builds run during the 6.12 VM step, the mainline VM step after it" \
 	bash -c "tr '\n' ' ' < '$work/order' | grep -q '6.12 vm-start mainline apply mainline static-start mainline static-end 6.12 vm-end mainline vm-start mainline vm-end'"
+# On the host's scheduler autogroups a session's nice 19 tasks still take
+# the share of a whole group: the session's group must be at nice 19 too.
+if [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" = 1 ]; then
+	check "the mainline builds run at nice 19, and so does their session's scheduler autogroup" \
+		bash -c "grep -q ' nice 19\$' '$work/top/prio' && grep -qx 'task nice *19' '$work/top/prio'"
+else
+	ok "the mainline builds' scheduler autogroup # SKIP the host has no scheduler autogroups"
+fi
 mkfake_top "$work/top2"
 (cd "$work/top2" && FAIL_MAINLINE=1 bash scripts/test.sh) > "$work/log" 2>&1
 rc=$?
