@@ -16,6 +16,7 @@
 #   make bench     benchmarks (tests/bench.list), base vs patched kernel, same run; then mirror-cost
 #   make mirror-cost   object code of the TDP MMU before feature 3 and after it, mirror backend off
 #   make kasan     build and run the patched kernel with KASAN (separate build)
+#   make busted    each deliberately broken kernel (tests/busted/*.patch on the series) fails its test
 #   make ept       Intel VMX/EPT: tests/ept-tests.list in Bochs, base vs patched (after make build)
 #   make ept-spike one Bochs boot of the patched kernel: kvm_intel with EPT, huge page recovery
 #   make litmus    the memory-ordering litmus tests (tests/litmus) with herd7 and the kernel's LKMM
@@ -74,6 +75,7 @@
 # knob: SHARD_MINUTES=N          make lava: longest a job's tests may take together (default 60)
 # knob: SELFTESTS_BIN=DIR        make ept: test binaries already built (default: build the list's)
 # knob: BOCHS_SLOWDOWN=F         make ept: host limits are the list's guest timeouts times F (default 3)
+# knob: BUSTED="F..."            make busted: the busted patches (default tests/busted/*.patch)
 # Environment only (export them): KMMU_CACHE=DIR (downloads, ccache, cached
 # base results; default ~/.cache/kvm-mmu-series), KMMU_OUT=DIR (default out/).
 
@@ -86,7 +88,7 @@ KNOBS := SERIES KSRC BRANCH FORCE_BASE DISCARD_EDITS FORCE \
 	MODES PATCHED_MODES KERNELS ONLY FRAGMENTS TEST_LIST MAX_SECONDS VM_JOBS \
 	SKIP_VM SKIP_MAINLINE SKIP_BISECT SPARSE JOBS KBUILD_DIR BENCH_LIST MODE COST_FUNCS \
 	PREFIX VERSION COVER SEND REFLECT COMPARE BASE_PKG BASE_VERSION APT_SUITE RETRIES RERUNS \
-	LAVA_URL LAVA_TARGET SHARD_MINUTES ACCEL FRESH HEARTBEAT SELFTESTS_BIN BOCHS_SLOWDOWN
+	LAVA_URL LAVA_TARGET SHARD_MINUTES ACCEL FRESH HEARTBEAT SELFTESTS_BIN BOCHS_SLOWDOWN BUSTED
 $(foreach k,$(KNOBS),$(if $(filter command line,$(origin $(k))),$(eval export KMMU_$(k) := $$($(k)))))
 ignored_env := $(strip $(foreach k,$(KNOBS),$(if $(filter environment%,$(origin $(k))),$(k))))
 ifneq ($(ignored_env),)
@@ -99,7 +101,7 @@ space := $(empty) $(empty)
 MAKEOVERRIDES := $(strip $(foreach v,$(filter-out $(KNOBS) KMMU_%,$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))),$(v)=$(subst $(space),\$(space),$(value $(v)))))
 
 .PHONY: run test base apply build selftests check edit export send bench mirror-cost kasan scanner-test clean help \
-	deps fresh-check knobs lava litmus ept ept-spike
+	deps fresh-check knobs lava litmus ept ept-spike busted
 
 help:
 	@sed -n 's/^#   make /  make /p' Makefile
@@ -156,6 +158,9 @@ ept: deps
 
 ept-spike: deps
 	KMMU_EPT_SPIKE=1 bash $(S)/ept.sh
+
+busted: deps
+	bash $(S)/busted.sh
 
 scanner-test: deps
 	python3 tests/test-scanconsole.py

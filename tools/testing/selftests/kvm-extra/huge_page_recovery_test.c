@@ -33,6 +33,17 @@
  *    next write pass may take one page fault per 2M page (a fast one,
  *    without mmu_lock), and no more.  Zapping takes one full fault per 2M
  *    page instead.
+ * 6. With -x, the NX huge page mitigation on (the test sets kvm.nx_huge_pages
+ *    to 1 and the recovery ratio to 0 for its run, and puts them back after;
+ *    skipped without -x): dirty logging on, a write pass, off, then
+ *    the guest executes an instruction from each 2M page of the slot.  The
+ *    4K SPTEs that dirty logging left are executable, but a huge SPTE must
+ *    not be while the mitigation is on, so each of those fetches must fault
+ *    and split its 2M page again (VM stat nx_lpage_splits), whether KVM
+ *    rebuilt the huge mapping in place or zapped it.  A huge SPTE rebuilt
+ *    with its sub-page's executable bit lets the fetches through: no split.
+ *    Recovery is off (ratio 0) so that the worker does not zap the splits
+ *    while they are counted.
  *
  * -c adds a host thread that takes mmu_lock for write over and over while
  * dirty logging is turned off (MADV_DONTNEED on a page of a memslot of its
@@ -68,6 +79,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "vcpu_park.h"
+#include "nx_params.h"
 
 #define DATA_SLOT		10
 #define CONTEND_SLOT		11
@@ -80,12 +92,11 @@
 #define DEFAULT_SLOT_MIB	64
 #define MAX_VCPUS		PARK_MAX_VCPUS
 
-#define HUGEPAGES_2M_DIR	"/sys/kernel/mm/hugepages/hugepages-2048kB"
-
 /* What the vCPUs do when they leave their parking ucall. */
 enum guest_cmd {
 	CMD_PASS,	/* write the vCPU's part of the slot once */
 	CMD_LOOP,	/* write it over and over until guest_stop */
+	CMD_EXEC,	/* execute an instruction from each 2M page of it */
 	CMD_DONE,
 };
 
@@ -117,6 +128,24 @@ static void guest_write_pass(uint64_t id, uint64_t start, uint64_t end,
 }
 
 /*
+ * Execute a RET from the first byte of each 2M page of [start, end), and put
+ * the word that held it back: the data checks see nothing.  The guest's own
+ * page tables map the slot without NX.
+ */
+static void guest_exec_pass(uint64_t start, uint64_t end)
+{
+	uint64_t gva;
+
+	for (gva = start; gva < end; gva += HPAGE_SIZE) {
+		uint64_t word = READ_ONCE(*(uint64_t *)gva);
+
+		WRITE_ONCE(*(uint8_t *)gva, 0xc3);	/* RET */
+		((void (*)(void))gva)();
+		WRITE_ONCE(*(uint64_t *)gva, word);
+	}
+}
+
+/*
  * Park in a ucall that reports the last pass written, then do what the host
  * asked.  Pass 0 is the host's initial fill.
  */
@@ -140,6 +169,9 @@ static void guest_code(uint64_t id, uint64_t start, uint64_t size)
 				/* Once recovered, no fault makes it leave. */
 				guest_exit_to_host();
 			}
+			break;
+		case CMD_EXEC:
+			guest_exec_pass(start, start + size);
 			break;
 		default:
 			GUEST_DONE();
@@ -332,32 +364,34 @@ static long read_long(const char *path)
 
 static void help(const char *name)
 {
-	printf("usage: %s [-v vcpus] [-m MiB] [-I] [-c]\n", name);
+	printf("usage: %s [-v vcpus] [-m MiB] [-I] [-c] [-x]\n", name);
 	printf(" -v: number of vCPUs (default %d, at most %d)\n", DEFAULT_NR_VCPUS, MAX_VCPUS);
 	printf(" -m: MiB of 2M hugetlb memory in the slot, a multiple of 2 * vCPUs (default %d)\n",
 	       DEFAULT_SLOT_MIB);
 	printf(" -I: report the in-place recovery checks (2M mappings right after the\n"
 	       "     disable, no faults after it) as figures only, on any MMU\n");
 	printf(" -c: contend for mmu_lock (write) while dirty logging is turned off\n");
+	printf(" -x: NX huge pages on (kvm.nx_huge_pages=1, recovery off) for the run, and\n"
+	       "     execute from the slot after a disable (phase 6)\n");
 	exit(0);
 }
 
-#define NR_CHECKS	9
+#define NR_CHECKS	11
 
 int main(int argc, char *argv[])
 {
-	uint64_t slot_2m, slot_4k, base_2m, full_2m, p2m, p4k, flushes, faults;
+	uint64_t slot_2m, slot_4k, base_2m, full_2m, p2m, p4k, flushes, faults, p2m_exec;
 	uint64_t before_loop[MAX_VCPUS], *loop_pass, nr_bad;
-	uint64_t pf_before, fixed_before, fixed, flush_reqs, fast_before, fast;
+	uint64_t pf_before, fixed_before, fixed, flush_reqs, fast_before, fast, splits;
 	int slot_mib = DEFAULT_SLOT_MIB, opt, i;
-	bool tdp_mmu, in_place, info_only = false;
+	bool tdp_mmu, in_place, info_only = false, nx = false;
 	unsigned long *bitmap;
 	struct stats vm_stats;
 	struct kvm_vm *vm;
 	long free_2m;
 	bool ok;
 
-	while ((opt = getopt(argc, argv, "hv:m:Ic")) != -1) {
+	while ((opt = getopt(argc, argv, "hv:m:Icx")) != -1) {
 		switch (opt) {
 		case 'v':
 			nr_vcpus = atoi_positive("Number of vCPUs", optarg);
@@ -370,6 +404,9 @@ int main(int argc, char *argv[])
 			break;
 		case 'c':
 			contend = true;
+			break;
+		case 'x':
+			nx = true;
 			break;
 		case 'h':
 		default:
@@ -387,6 +424,9 @@ int main(int argc, char *argv[])
 	slot_2m = slot_size / HPAGE_SIZE;
 	slot_4k = slot_size / PAGE_SIZE;
 
+	/* Before the VM exists: setting nx_huge_pages zaps every VM's SPTEs. */
+	if (nx)
+		nx_params_take(slot_2m);
 	free_2m = read_long(HUGEPAGES_2M_DIR "/free_hugepages");
 	if (free_2m < 0)
 		ksft_exit_skip("no 2M hugetlb pages on this host (%s)\n", HUGEPAGES_2M_DIR);
@@ -396,9 +436,9 @@ int main(int argc, char *argv[])
 
 	tdp_mmu = tdp_mmu_enabled();
 	in_place = tdp_mmu && !info_only;
-	ksft_print_msg("%d vCPUs, %d MiB hugetlb slot (%lu 2M pages), tdp_mmu=%c, TDP %s\n",
+	ksft_print_msg("%d vCPUs, %d MiB hugetlb slot (%lu 2M pages), tdp_mmu=%c, TDP %s, NX huge pages %s\n",
 		       nr_vcpus, slot_mib, slot_2m, tdp_mmu ? 'Y' : 'N',
-		       kvm_is_tdp_enabled() ? "on" : "off");
+		       kvm_is_tdp_enabled() ? "on" : "off", nx ? "on (-x)" : "as the host has them");
 	if (!tdp_mmu)
 		ksft_print_msg("Shadow MMU: it zaps instead of rebuilding in place, so the 2M-after-disable and no-fault checks are reported as figures only\n");
 	else if (info_only)
@@ -574,6 +614,31 @@ int main(int argc, char *argv[])
 	else
 		ksft_test_result_skip("write-protected children (not checked: %s): pages_2m %lu of %lu, %lu faults for %lu 2M pages\n",
 				      tdp_mmu ? "-I" : "shadow MMU zaps", p2m, full_2m, faults, slot_2m);
+
+	/* Phase 6: the rebuilt huge SPTEs are not executable under NX. */
+	if (nx) {
+		vm_mem_region_set_flags(vm, DATA_SLOT, KVM_MEM_LOG_DIRTY_PAGES);
+		run_phase(vm, CMD_PASS);
+		vm_mem_region_set_flags(vm, DATA_SLOT, 0);
+		p2m = stats_get(&vm_stats, "pages_2m");
+		splits = stats_get(&vm_stats, "nx_lpage_splits");
+		run_phase(vm, CMD_EXEC);
+		splits = stats_get(&vm_stats, "nx_lpage_splits") - splits;
+		p2m_exec = stats_get(&vm_stats, "pages_2m");
+		nr_bad = check_data(vm, "after the execution pass");
+		printf("bench: nx_exec_pages_2m_after_disable %lu\n", p2m - base_2m);
+		printf("bench: nx_exec_splits %lu\n", splits);
+		ksft_print_msg("NX huge pages: pages_2m %lu right after the disable (full %lu), %lu after the execution pass; %lu NX splits for %lu 2M pages\n",
+			       p2m, full_2m, p2m_exec, splits, slot_2m);
+		ksft_test_result(splits >= slot_2m && p2m_exec + slot_2m <= full_2m,
+				 "NX huge pages: executing from each 2M page after the disable splits it (%lu NX splits for %lu 2M pages, pages_2m %lu -> %lu)\n",
+				 splits, slot_2m, p2m, p2m_exec);
+		ksft_test_result(!nr_bad, "data intact after the execution pass: %lu bad words\n",
+				 nr_bad);
+	} else {
+		ksft_test_result_skip("NX huge pages: execution after the disable (not asked: -x)\n");
+		ksft_test_result_skip("data intact after the execution pass (not asked: -x)\n");
+	}
 
 	set_cmd(vm, CMD_DONE);
 	start_vcpus();

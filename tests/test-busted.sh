@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# scripts/busted.sh (make busted) on stubs: a fake tree whose run.sh stands
+# for the VM run and prints the busted check's "not ok" only when the busted
+# patch is the series' last line (STUB_CATCHES=1), and whose apply.sh notes
+# that it ran.  Prints TAP.
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+unset MAKEFLAGS MFLAGS MAKELEVEL
+for v in $(compgen -e | grep '^KMMU_'); do unset "$v"; done
+work=$(mktemp -d)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+n=0 failed=0
+ok()   { n=$((n + 1)); echo "ok $n $1"; }
+fail() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $1"; [ -f "${2:-}" ] && sed 's/^/#   /' "$2" | head -n 30; }
+check() { local d=$1; shift; if "$@"; then ok "$d"; else fail "$d" "$work/log"; fi; }
+echo "TAP version 13"
+
+t=$work/top
+mkdir -p "$t/scripts" "$t/patches" "$t/tests/busted"
+cp "$TOP/scripts/lib.sh" "$TOP/scripts/busted.sh" "$t/scripts/"
+printf '# base-version: 6.12.117-1~deb12u1\none.patch # new\n' > "$t/series"
+echo 'a patch' > "$t/patches/one.patch"
+cat > "$t/tests/busted/b.patch" <<'P'
+Subject: [PATCH] BUSTED: a bug
+
+Busted-only: ^x_test
+Busted-modes: tdp shadow-mmu
+Busted-expect: not ok [0-9]+ the check
+P
+cat > "$t/scripts/run.sh" <<'S'
+{ echo "series=$(grep -v '^#' "$KMMU_SERIES_FILE" | tr '\n' ' ')"
+  echo "kernels=$KMMU_KERNELS modes=$KMMU_MODES patched_modes=[$KMMU_PATCHED_MODES] only=$KMMU_ONLY retries=$KMMU_RETRIES reruns=$KMMU_RERUNS"
+  for p in "$KMMU_PATCH_DIR"/*; do [ -f "$p" ] && echo "patch ${p##*/}"; done; } >> "$KMMU_OUT/run.env"
+[ "${STUB_RUNS:-1}" = 1 ] || exit 1
+for m in $KMMU_MODES; do
+	mkdir -p "$KMMU_OUT/results/patched-$m"
+	if [ "${STUB_CATCHES:-1}" = 1 ] && tail -n 1 "$KMMU_SERIES_FILE" | grep -q '^busted-b.patch'; then
+		echo '#   not ok 9 the check (2 of 16)' > "$KMMU_OUT/results/patched-$m/tap-g0.log"
+	else
+		echo '#   ok 9 the check' > "$KMMU_OUT/results/patched-$m/tap-g0.log"
+	fi
+	echo "t" > "$KMMU_CACHE/last-run/6.12/patched-$m.json"
+done
+exit 1
+S
+echo 'echo applied >> "$KMMU_OUT/apply.log"' > "$t/scripts/apply.sh"
+chmod +x "$t/scripts/apply.sh"
+export KMMU_CACHE=$work/cache
+mkdir -p "$KMMU_CACHE/last-run/6.12"
+echo old > "$KMMU_CACHE/last-run/6.12/patched-tdp.json"
+
+(cd "$t" && KMMU_OUT=$work/o1 bash scripts/busted.sh) > "$work/log" 2>&1
+rc=$?
+check "a busted kernel the check catches: ok, exit 0" \
+	bash -c "[ $rc -eq 0 ] && grep -qx 'ok 1 busted b: #   not ok 9 the check (2 of 16)' '$work/log'"
+check "the run: the series with the busted patch last, patched kernel alone, its modes and tests, no retry" \
+	bash -c "grep -qx 'series=one.patch # new busted-b.patch # BUSTED: not for merging ' '$work/o1/run.env' &&
+		 grep -qx 'kernels=patched modes=tdp shadow-mmu patched_modes=\[\] only=^x_test retries=0 reruns=0' '$work/o1/run.env' &&
+		 grep -qx 'patch busted-b.patch' '$work/o1/run.env' && grep -qx 'patch one.patch' '$work/o1/run.env'"
+check "the series is applied again afterwards, the last run's timings are as they were" \
+	bash -c "grep -qx applied '$work/o1/apply.log' && [ \"\$(cat '$KMMU_CACHE/last-run/6.12/patched-tdp.json')\" = old ] &&
+		 [ ! -e '$KMMU_CACHE/last-run/6.12/patched-shadow-mmu.json' ]"
+
+(cd "$t" && KMMU_OUT=$work/o2 STUB_CATCHES=0 bash scripts/busted.sh) > "$work/log" 2>&1
+rc=$?
+check "a busted kernel the check does not catch: not ok, named, exit 1" \
+	bash -c "[ $rc -ne 0 ] && grep -q '^not ok 1 busted b: tdp: no line matches .*the check passed on the broken kernel' '$work/log'"
+
+mkdir -p "$work/o3/results/patched-tdp"
+echo '#   not ok 9 the check (stale)' > "$work/o3/results/patched-tdp/tap-g0.log"
+(cd "$t" && KMMU_OUT=$work/o3 STUB_RUNS=0 bash scripts/busted.sh) > "$work/log" 2>&1
+rc=$?
+check "no test ran (a build that failed): not ok, whatever an earlier run left" \
+	bash -c "[ $rc -ne 0 ] && grep -q '^not ok 1 busted b: tdp: no test ran (run.sh exit 1' '$work/log'"
+
+printf 'Subject: x\n\nBusted-modes: tdp\n' > "$work/bad.patch"
+(cd "$t" && KMMU_OUT=$work/o4 KMMU_BUSTED="$work/bad.patch" bash scripts/busted.sh) > "$work/log" 2>&1
+rc=$?
+check "a busted patch without Busted-only/Busted-expect is refused before any run" \
+	bash -c "[ $rc -ne 0 ] && grep -q 'needs a .Busted-only: REGEX. and a .Busted-expect: REGEX. line' '$work/log' && [ ! -e '$work/o4/run.env' ]"
+
+echo "1..$n"
+[ $failed -eq 0 ]
