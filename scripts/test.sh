@@ -7,7 +7,9 @@
 #      logic (tests/test-bochsrun.py), a wedged guest on
 #      a fake QEMU (tests/test-hang-evidence.py), the reruns of a flaky test
 #      on stub steps (tests/test-reruns.sh), the accelerator, the base result
-#      cache and the progress lines on a fake QEMU (tests/test-vmrun.sh)
+#      cache and the progress lines on a fake QEMU (tests/test-vmrun.sh),
+#      the kvm-extra tests' /proc/lock_stat parser on made-up texts, compiled
+#      on the host (tests/test-lockstat.sh),
 #      the memory-ordering arguments as litmus tests, checked by herd7 against
 #      the kernel's memory model (scripts/check-litmus.sh), and that check's own
 #      failure cases (tests/test-check-litmus.sh)
@@ -123,6 +125,10 @@ count_tap "$KMMU_OUT/test-reruns.log"
 step vmrun bash "$TOP/tests/test-vmrun.sh"
 [ $? -eq 0 ] || step_rc=1
 count_tap "$KMMU_OUT/test-vmrun.log"
+
+step lockstat bash "$TOP/tests/test-lockstat.sh"
+[ $? -eq 0 ] || step_rc=1
+count_tap "$KMMU_OUT/test-lockstat.log"
 
 step litmus bash "$TOP/scripts/check-litmus.sh"
 [ $? -eq 0 ] || step_rc=1

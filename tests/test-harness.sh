@@ -724,6 +724,7 @@ mkfake_top() {	# $1 dir
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-bochsrun.py"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-reruns.sh"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-vmrun.sh"
+	cp "$1/tests/test-scanconsole.py" "$1/tests/test-lockstat.sh"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-send-lava.sh"
 	cp "$1/tests/test-scanconsole.py" "$1/scripts/send.sh"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-check-litmus.sh"
@@ -748,8 +749,8 @@ mkfake_top "$work/top"
 (cd "$work/top" && bash scripts/test.sh) > "$work/log" 2>&1
 rc=$?
 sort -n "$work/top/events" | awk '{ print $2, $3 }' > "$work/order"
-check "make test on stubs: 24 passed, 0 failed, 0 skipped, exit 0" \
-	bash -c "[ $rc -eq 0 ] && tail -n 1 '$work/log' | grep -qx '24 passed, 0 failed, 0 skipped'"
+check "make test on stubs: 25 passed, 0 failed, 0 skipped, exit 0" \
+	bash -c "[ $rc -eq 0 ] && tail -n 1 '$work/log' | grep -qx '25 passed, 0 failed, 0 skipped'"
 check "the mainline builds run during the 6.12 VM step, the mainline VM step after it" \
 	bash -c "tr '\n' ' ' < '$work/order' | grep -q '6.12 vm-start mainline apply mainline static-start mainline static-end 6.12 vm-end mainline vm-start mainline vm-end'"
 # On the host's scheduler autogroups a session's nice 19 tasks still take
@@ -765,7 +766,7 @@ mkfake_top "$work/top2"
 rc=$?
 check "a failed mainline build in the background is counted, and its VM step not run" \
 	bash -c "[ $rc -ne 0 ] && grep -qx 'not ok - mainline: apply and build the patched 7.3 kernel' '$work/log' &&
-		 tail -n 1 '$work/log' | grep -qx '17 passed, 1 failed, 0 skipped' &&
+		 tail -n 1 '$work/log' | grep -qx '18 passed, 1 failed, 0 skipped' &&
 		 ! grep -q 'mainline vm-start' '$work/top2/events'"
 
 mkfake_top "$work/top3"
