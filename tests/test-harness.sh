@@ -670,13 +670,18 @@ import json, os, sys
 for k, v in (('base', '143360'), ('patched', '135168')):
     json.dump({'label': k, 'mode': 'tdp', 'tests': [
         {'id': 2, 'name': 'kvm-extra/vm_memory_bench', 'figures': {'bytes_per_vm': v}},
-        {'id': 5, 'name': 'kvm-extra/vm_memory_bench', 'figures': {'bytes_per_vm': '1'}}]},
+        {'id': 5, 'name': 'kvm-extra/vm_memory_bench', 'figures': {'bytes_per_vm': '1'}},
+        {'id': 7, 'name': 'kvm-extra/huge_page_recovery_test', 'figures': {
+            'dlog_off_load_tdp_mmu_pages_lock_acquisitions': str(len(k) * 100)}}]},
         open(os.path.join(sys.argv[1], '%s-tdp' % k, 'results.json'), 'w'))
 PY
 python3 "$TOP/scripts/benchtable.py" "$work/bt/base-tdp" "$work/bt/patched-tdp" > "$work/log" 2>&1
 check "make bench's table: base and patched side by side from results.json, the difference" \
 	bash -c "grep -qE '^tdp +vm_memory_bench#2 +bytes_per_vm +143360 +135168 +-8192\$' '$work/log' &&
 		 grep -qE '^tdp +vm_memory_bench#5 +bytes_per_vm +1 +1 +\\+0\$' '$work/log'"
+check "... a long figure name (the lock figures) widens its column: every row's columns end where the header's do" \
+	bash -c "grep -qE '^tdp +huge_page_recovery_test#7 +dlog_off_load_tdp_mmu_pages_lock_acquisitions +400 +700 +\\+300\$' '$work/log' &&
+		 [ \$(grep -v '^\$' '$work/log' | awk '{ print length(\$0) }' | sort -u | wc -l) -eq 1 ]"
 python3 "$TOP/scripts/benchtable.py" "$work/bt/base-tdp" "$work/bt/none" > "$work/log" 2>&1; rc=$?
 check "... and a run without results.json is an error naming it (exit $rc)" \
 	bash -c "[ $rc -ne 0 ] && grep -q 'error: no results in $work/bt/none' '$work/log'"
