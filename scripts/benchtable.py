@@ -30,8 +30,10 @@ def table(dirs):
             test = '%s#%s' % (t['name'].split('/')[-1], t['id'])
             for name, value in (t.get('figures') or {}).items():
                 figures.setdefault((mode, test, name), {})[kernel] = value
-    out = ['%-10s %-28s %-26s %14s %14s %14s' % ('mode', 'benchmark', 'figure', 'base', 'patched',
-                                                   'patched-base')]
+    # The lock figures (lock_stat.h: dlog_off_load_tdp_mmu_pages_lock_acquisitions
+    # ...) are longer than the others: the column takes the longest name.
+    fmt = '%%-10s %%-28s %%-%ds %%14s %%14s %%14s' % max([26] + [len(k[2]) for k in figures])
+    out = [fmt % ('mode', 'benchmark', 'figure', 'base', 'patched', 'patched-base')]
     for (mode, test, name), v in sorted(figures.items()):
         b, p = v.get('base', '-'), v.get('patched', '-')
         try:
@@ -41,7 +43,7 @@ def table(dirs):
                 diff = '%+.6f' % (float(p) - float(b))
             except ValueError:
                 diff = '-'
-        out.append('%-10s %-28s %-26s %14s %14s %14s' % (mode, test, name, b, p, diff))
+        out.append(fmt % (mode, test, name, b, p, diff))
     return out
 
 

@@ -9,6 +9,8 @@
 #      on stub steps (tests/test-reruns.sh), the accelerator, the base result
 #      cache and the progress lines on a fake QEMU (tests/test-vmrun.sh),
 #      make busted's verdicts on stub runs (tests/test-busted.sh),
+#      the kvm-extra tests' /proc/lock_stat parser on made-up texts, compiled
+#      on the host (tests/test-lockstat.sh),
 #      the memory-ordering arguments as litmus tests, checked by herd7 against
 #      the kernel's memory model (scripts/check-litmus.sh), and that check's own
 #      failure cases (tests/test-check-litmus.sh)
@@ -128,6 +130,10 @@ count_tap "$KMMU_OUT/test-vmrun.log"
 step busted bash "$TOP/tests/test-busted.sh"
 [ $? -eq 0 ] || step_rc=1
 count_tap "$KMMU_OUT/test-busted.log"
+
+step lockstat bash "$TOP/tests/test-lockstat.sh"
+[ $? -eq 0 ] || step_rc=1
+count_tap "$KMMU_OUT/test-lockstat.log"
 
 step litmus bash "$TOP/scripts/check-litmus.sh"
 [ $? -eq 0 ] || step_rc=1

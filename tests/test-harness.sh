@@ -670,13 +670,18 @@ import json, os, sys
 for k, v in (('base', '143360'), ('patched', '135168')):
     json.dump({'label': k, 'mode': 'tdp', 'tests': [
         {'id': 2, 'name': 'kvm-extra/vm_memory_bench', 'figures': {'bytes_per_vm': v}},
-        {'id': 5, 'name': 'kvm-extra/vm_memory_bench', 'figures': {'bytes_per_vm': '1'}}]},
+        {'id': 5, 'name': 'kvm-extra/vm_memory_bench', 'figures': {'bytes_per_vm': '1'}},
+        {'id': 7, 'name': 'kvm-extra/huge_page_recovery_test', 'figures': {
+            'dlog_off_load_tdp_mmu_pages_lock_acquisitions': str(len(k) * 100)}}]},
         open(os.path.join(sys.argv[1], '%s-tdp' % k, 'results.json'), 'w'))
 PY
 python3 "$TOP/scripts/benchtable.py" "$work/bt/base-tdp" "$work/bt/patched-tdp" > "$work/log" 2>&1
 check "make bench's table: base and patched side by side from results.json, the difference" \
 	bash -c "grep -qE '^tdp +vm_memory_bench#2 +bytes_per_vm +143360 +135168 +-8192\$' '$work/log' &&
 		 grep -qE '^tdp +vm_memory_bench#5 +bytes_per_vm +1 +1 +\\+0\$' '$work/log'"
+check "... a long figure name (the lock figures) widens its column: every row's columns end where the header's do" \
+	bash -c "grep -qE '^tdp +huge_page_recovery_test#7 +dlog_off_load_tdp_mmu_pages_lock_acquisitions +400 +700 +\\+300\$' '$work/log' &&
+		 [ \$(grep -v '^\$' '$work/log' | awk '{ print length(\$0) }' | sort -u | wc -l) -eq 1 ]"
 python3 "$TOP/scripts/benchtable.py" "$work/bt/base-tdp" "$work/bt/none" > "$work/log" 2>&1; rc=$?
 check "... and a run without results.json is an error naming it (exit $rc)" \
 	bash -c "[ $rc -ne 0 ] && grep -q 'error: no results in $work/bt/none' '$work/log'"
@@ -725,6 +730,7 @@ mkfake_top() {	# $1 dir
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-reruns.sh"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-vmrun.sh"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-busted.sh"
+	cp "$1/tests/test-scanconsole.py" "$1/tests/test-lockstat.sh"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-send-lava.sh"
 	cp "$1/tests/test-scanconsole.py" "$1/scripts/send.sh"
 	cp "$1/tests/test-scanconsole.py" "$1/tests/test-check-litmus.sh"
@@ -749,8 +755,8 @@ mkfake_top "$work/top"
 (cd "$work/top" && bash scripts/test.sh) > "$work/log" 2>&1
 rc=$?
 sort -n "$work/top/events" | awk '{ print $2, $3 }' > "$work/order"
-check "make test on stubs: 25 passed, 0 failed, 0 skipped, exit 0" \
-	bash -c "[ $rc -eq 0 ] && tail -n 1 '$work/log' | grep -qx '25 passed, 0 failed, 0 skipped'"
+check "make test on stubs: 26 passed, 0 failed, 0 skipped, exit 0" \
+	bash -c "[ $rc -eq 0 ] && tail -n 1 '$work/log' | grep -qx '26 passed, 0 failed, 0 skipped'"
 check "the mainline builds run during the 6.12 VM step, the mainline VM step after it" \
 	bash -c "tr '\n' ' ' < '$work/order' | grep -q '6.12 vm-start mainline apply mainline static-start mainline static-end 6.12 vm-end mainline vm-start mainline vm-end'"
 # On the host's scheduler autogroups a session's nice 19 tasks still take
@@ -766,7 +772,7 @@ mkfake_top "$work/top2"
 rc=$?
 check "a failed mainline build in the background is counted, and its VM step not run" \
 	bash -c "[ $rc -ne 0 ] && grep -qx 'not ok - mainline: apply and build the patched 7.3 kernel' '$work/log' &&
-		 tail -n 1 '$work/log' | grep -qx '18 passed, 1 failed, 0 skipped' &&
+		 tail -n 1 '$work/log' | grep -qx '19 passed, 1 failed, 0 skipped' &&
 		 ! grep -q 'mainline vm-start' '$work/top2/events'"
 
 mkfake_top "$work/top3"

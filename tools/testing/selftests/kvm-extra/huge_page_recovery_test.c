@@ -62,7 +62,12 @@
  * checks the same way on any MMU, for benchmark runs on a kernel without the
  * in-place rebuild.
  *
- * Prints "bench: NAME VALUE" lines for scripts/bench.sh.
+ * Prints "bench: NAME VALUE" lines for scripts/bench.sh; with
+ * CONFIG_LOCK_STAT also mmu_lock's and tdp_mmu_pages_lock's contentions,
+ * acquisitions and wait time (lock_stat.h) during the disable of phase 3
+ * (dlog_off_*) and, in phase 4, during the disable and the vCPUs' pass after
+ * it (dlog_off_load_*): what the vCPUs wait for while it runs, and the
+ * faults that bring back what it zapped.
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -78,6 +83,7 @@
 #include "test_util.h"
 #include "kvm_util.h"
 #include "processor.h"
+#include "lock_stat.h"
 #include "vcpu_park.h"
 #include "nx_params.h"
 
@@ -386,6 +392,7 @@ int main(int argc, char *argv[])
 	int slot_mib = DEFAULT_SLOT_MIB, opt, i;
 	bool tdp_mmu, in_place, info_only = false, nx = false;
 	unsigned long *bitmap;
+	struct lock_stat locks_off = {}, locks_off_load = {};
 	struct stats vm_stats;
 	struct kvm_vm *vm;
 	long free_2m;
@@ -505,7 +512,13 @@ int main(int argc, char *argv[])
 	flushes = stats_get(&vm_stats, "remote_tlb_flush");
 	flush_reqs = stats_get(&vm_stats, "remote_tlb_flush_requests");
 	p4k = stats_get(&vm_stats, "pages_4k");
+	/*
+	 * lock_stat counts since the last clear: clear it right before, so
+	 * that the figures are the disable's, not phases 1 and 2's.
+	 */
+	lock_stat_clear();
 	set_dirty_logging(vm, false);
+	lock_stat_add(&locks_off);
 	p2m = stats_get(&vm_stats, "pages_2m");
 	flushes = stats_get(&vm_stats, "remote_tlb_flush") - flushes;
 	flush_reqs = stats_get(&vm_stats, "remote_tlb_flush_requests") - flush_reqs;
@@ -519,6 +532,7 @@ int main(int argc, char *argv[])
 	printf("bench: pages_2m_after_disable %lu\n", p2m - base_2m);
 	printf("bench: disable_remote_tlb_flushes %lu\n", flushes);
 	printf("bench: disable_remote_tlb_flush_requests %lu\n", flush_reqs);
+	lock_stat_print(&locks_off, "dlog_off");
 	if (in_place)
 		ksft_test_result(p2m >= full_2m,
 				 "2M mappings are back right after the disable: pages_2m %lu, expected %lu\n",
@@ -569,8 +583,14 @@ int main(int argc, char *argv[])
 	ok = ok && wait_loop_passes(loop_pass, before_loop, 60);
 	for (i = 0; i < nr_vcpus; i++)
 		before_loop[i] = READ_ONCE(loop_pass[i]);
+	/*
+	 * The disable and a pass of every vCPU after it, so that the faults
+	 * of vCPUs that find their huge pages zapped are counted too.
+	 */
+	lock_stat_clear();
 	set_dirty_logging(vm, false);
 	ok = ok && wait_loop_passes(loop_pass, before_loop, 60);
+	lock_stat_add(&locks_off_load);
 
 	WRITE_ONCE(*(uint64_t *)addr_gva2hva(vm, (vm_vaddr_t)&guest_stop), 1);
 	wait_parked();
@@ -580,6 +600,7 @@ int main(int argc, char *argv[])
 			 ok ? "yes" : "no: timeout", nr_bad);
 	for (i = 0; i < nr_vcpus; i++)
 		ksft_print_msg("vCPU %d: %lu passes\n", i, park.sync_val[i]);
+	lock_stat_print(&locks_off_load, "dlog_off_load");
 
 	run_phase(vm, CMD_PASS);
 	p2m = stats_get(&vm_stats, "pages_2m");

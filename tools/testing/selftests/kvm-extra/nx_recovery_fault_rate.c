@@ -24,7 +24,11 @@
  * without and with recovery, and the median over the pairs of each pair's
  * with/without ratio, with the lowest and highest pair ratio beside it so
  * that the spread of the figure is in view (under TCG, single runs vary by
- * tens of percent).  Checked: every
+ * tens of percent).  With CONFIG_LOCK_STAT, also what the workers wait
+ * for: mmu_lock's and tdp_mmu_pages_lock's contentions, acquisitions and
+ * wait time while the workers fault, summed over the runs with recovery
+ * (nxrec_*) and over those without (nxnorec_*, the control: the same
+ * faults and splitter, no recovery), see lock_stat.h.  Checked: every
  * worker page faulted in and holds what its worker wrote, and recovery
  * really ran in the runs with it (nx_lpage_splits fell at least twice); the
  * rates are not checked (TCG).
@@ -45,6 +49,7 @@
 #include "test_util.h"
 #include "kvm_util.h"
 #include "processor.h"
+#include "lock_stat.h"
 #include "nx_params.h"
 #include "vcpu_park.h"
 
@@ -176,6 +181,7 @@ int main(int argc, char *argv[])
 	double rate[MAX_RUNS], secs[MAX_RUNS], off[MAX_RUNS / 2], on[MAX_RUNS / 2];
 	double pct[MAX_RUNS / 2], med_pct;
 	uint64_t faults[MAX_RUNS], falls = 0, min_faults = UINT64_MAX;
+	struct lock_stat locks[2] = {};	/* runs without, with recovery */
 	int nr_runs;
 	int nr_vcpus = 3, vcpu_fd[PARK_MAX_VCPUS];
 	int opt, i, r, vm_fd;
@@ -268,6 +274,12 @@ int main(int argc, char *argv[])
 		sem_post(&park.run[0]);
 		usleep(200 * 1000);
 
+		/*
+		 * lock_stat counts from the last clear: clear it as the workers
+		 * start, so that their faults are counted and not the splitter's
+		 * own start, the previous run or the host's stat reads.
+		 */
+		lock_stat_clear();
 		t0 = now();
 		for (i = 1; i < nr_vcpus; i++) {
 			park.back[i] = false;
@@ -294,6 +306,7 @@ int main(int argc, char *argv[])
 			prev = cur;
 		}
 		secs[r] = now() - t0;
+		lock_stat_add(&locks[run_has_recovery(r)]);
 		for (i = 1; i < nr_vcpus; i++)
 			after += stat_of(vcpu_fd[i], "pf_fixed");
 		faults[r] = after - before;
@@ -332,6 +345,8 @@ int main(int argc, char *argv[])
 	printf("bench: nx_fault_rate_percent_lowest_pair %.0f\n", pct[0]);
 	printf("bench: nx_fault_rate_percent_highest_pair %.0f\n", pct[nr_pairs - 1]);
 	printf("bench: nx_fault_rate_splits_falls_seen %lu\n", falls);
+	lock_stat_print(&locks[0], "nxnorec");
+	lock_stat_print(&locks[1], "nxrec");
 
 	/* Each run: one fault per 4K page of every worker, at the least. */
 	pages = work_size / nr_runs / PAGE_SIZE;
