@@ -10,7 +10,7 @@
 #      cache and the progress lines on a fake QEMU (tests/test-vmrun.sh),
 #      make busted's verdicts on stub runs (tests/test-busted.sh),
 #      the kvm-extra tests' /proc/lock_stat parser on made-up texts, compiled
-#      on the host (tests/test-lockstat.sh),
+#      on the host (tests/test-lockstat.sh, run after step 3's prepare),
 #      the memory-ordering arguments as litmus tests, checked by herd7 against
 #      the kernel's memory model (scripts/check-litmus.sh), and that check's own
 #      failure cases (tests/test-check-litmus.sh)
@@ -131,10 +131,6 @@ step busted bash "$TOP/tests/test-busted.sh"
 [ $? -eq 0 ] || step_rc=1
 count_tap "$KMMU_OUT/test-busted.log"
 
-step lockstat bash "$TOP/tests/test-lockstat.sh"
-[ $? -eq 0 ] || step_rc=1
-count_tap "$KMMU_OUT/test-lockstat.log"
-
 step litmus bash "$TOP/scripts/check-litmus.sh"
 [ $? -eq 0 ] || step_rc=1
 count_tap "$KMMU_OUT/test-litmus.log"
@@ -153,6 +149,12 @@ if [ $? -ne 0 ]; then
 	exit 1
 fi
 passed=$((passed + 1))
+
+# After prepare: with the base tree there, it also checks the fixtures'
+# format and the class names against the kernel's own source.
+step lockstat bash "$TOP/tests/test-lockstat.sh"
+[ $? -eq 0 ] || step_rc=1
+count_tap "$KMMU_OUT/test-lockstat.log"
 
 step static bash "$TOP/scripts/check-series.sh"
 [ $? -eq 0 ] || step_rc=1
