@@ -6,8 +6,10 @@
 # series; its body says what it needs:
 #   Busted-only: REGEX      the tests to run ("name args", as KMMU_ONLY)
 #   Busted-modes: MODES     the MMU modes (default tdp)
-#   Busted-expect: REGEX    a line the test's TAP output must have (extended
-#                           regex), e.g. the "not ok" of the check that finds it
+#   Busted-expect: REGEX    a line the test's TAP output (tap-g*.log) or the
+#                           run's verdicts (results.tap, where a kernel splat
+#                           is named) must have (extended regex), e.g. the
+#                           "not ok" of the check that finds it
 # Each gives a TAP line: ok when the run shows the expected line, not ok when
 # the check passed on the broken kernel (it cannot catch that bug) or the
 # test did not run.
@@ -65,14 +67,14 @@ for f in "${files[@]}"; do
 		r=$KMMU_OUT/results/patched-$m
 		if ! ls "$r"/tap-g*.log > /dev/null 2>&1; then
 			why="$why; $m: no test ran (run.sh exit $rc, see $d/run.log)"
-		elif ! grep -hqE -- "$expect" "$r"/tap-g*.log; then
+		elif ! grep -hqE -- "$expect" "$r"/tap-g*.log "$r"/results.tap 2>/dev/null; then
 			why="$why; $m: no line matches '$expect': the check passed on the broken kernel"
 		else
-			cp "$r"/tap-g*.log "$r"/console-g*.log "$d/" 2>/dev/null
+			cp "$r"/tap-g*.log "$r"/results.tap "$r"/console-g*.log "$d/" 2>/dev/null
 		fi
 	done
 	if [ -z "$why" ]; then
-		echo "ok $n busted $name: $(grep -hE -- "$expect" "$d"/tap-g*.log | head -n 1)"
+		echo "ok $n busted $name: $(grep -hE -- "$expect" "$d"/tap-g*.log "$d"/results.tap 2>/dev/null | head -n 1 | cut -c1-200)"
 	else
 		echo "not ok $n busted $name${why/#;/:}"
 		failed=$((failed + 1))

@@ -40,6 +40,7 @@ for m in $KMMU_MODES; do
 	else
 		echo '#   ok 9 the check' > "$KMMU_OUT/results/patched-$m/tap-g0.log"
 	fi
+	[ -z "${STUB_SPLAT:-}" ] || echo 'not ok 1 the check x_test # kernel splat: WARNING: at mirror_sw.c' > "$KMMU_OUT/results/patched-$m/results.tap"
 	echo "t" > "$KMMU_CACHE/last-run/6.12/patched-$m.json"
 done
 exit 1
@@ -66,6 +67,11 @@ check "the series is applied again afterwards, the last run's timings are as the
 rc=$?
 check "a busted kernel the check does not catch: not ok, named, exit 1" \
 	bash -c "[ $rc -ne 0 ] && grep -q '^not ok 1 busted b: tdp: no line matches .*the check passed on the broken kernel' '$work/log'"
+
+(cd "$t" && KMMU_OUT=$work/o5 STUB_CATCHES=0 STUB_SPLAT=1 bash scripts/busted.sh) > "$work/log" 2>&1
+rc=$?
+check "... caught as a kernel splat in the run's verdicts (results.tap): ok" \
+	bash -c "[ $rc -eq 0 ] && grep -q '^ok 1 busted b: not ok 1 the check x_test # kernel splat: WARNING' '$work/log'"
 
 mkdir -p "$work/o3/results/patched-tdp"
 echo '#   not ok 9 the check (stale)' > "$work/o3/results/patched-tdp/tap-g0.log"
