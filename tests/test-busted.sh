@@ -46,7 +46,8 @@ done
 exit 1
 S
 echo 'echo applied >> "$KMMU_OUT/apply.log"' > "$t/scripts/apply.sh"
-chmod +x "$t/scripts/apply.sh"
+echo 'echo "built $1" >> "$KMMU_OUT/apply.log"' > "$t/scripts/build-kernel.sh"
+chmod +x "$t/scripts/apply.sh" "$t/scripts/build-kernel.sh"
 export KMMU_CACHE=$work/cache
 mkdir -p "$KMMU_CACHE/last-run/6.12"
 echo old > "$KMMU_CACHE/last-run/6.12/patched-tdp.json"
@@ -59,8 +60,8 @@ check "the run: the series with the busted patch last, patched kernel alone, its
 	bash -c "grep -qx 'series=one.patch # new busted-b.patch # BUSTED: not for merging ' '$work/o1/run.env' &&
 		 grep -qx 'kernels=patched modes=tdp shadow-mmu patched_modes=\[\] only=^x_test retries=0 reruns=0' '$work/o1/run.env' &&
 		 grep -qx 'patch busted-b.patch' '$work/o1/run.env' && grep -qx 'patch one.patch' '$work/o1/run.env'"
-check "the series is applied again afterwards, the last run's timings are as they were" \
-	bash -c "grep -qx applied '$work/o1/apply.log' && [ \"\$(cat '$KMMU_CACHE/last-run/6.12/patched-tdp.json')\" = old ] &&
+check "the series is applied again and the patched kernel rebuilt afterwards, the last run's timings are as they were" \
+	bash -c "[ \"\$(tr '\n' ' ' < '$work/o1/apply.log')\" = 'applied built $work/o1/trees/patched ' ] && [ \"\$(cat '$KMMU_CACHE/last-run/6.12/patched-tdp.json')\" = old ] &&
 		 [ ! -e '$KMMU_CACHE/last-run/6.12/patched-shadow-mmu.json' ]"
 
 (cd "$t" && KMMU_OUT=$work/o2 STUB_CATCHES=0 bash scripts/busted.sh) > "$work/log" 2>&1
