@@ -16,7 +16,8 @@
 #      failure cases (tests/test-check-litmus.sh)
 #   3. static checks of the series, bisect build     (scripts/check-series.sh)
 #   4. the main job: base and patched kernels in the VM, side by side (scripts/run.sh)
-#   5. a splat on the console fails a run whose tests pass (tests/test-splat-detection.sh)
+#   5. a splat on the console fails a run whose tests pass (tests/test-splat-detection.sh),
+#      then the smallest Intel VMX/EPT part in Bochs (make ept-spike: scripts/ept.sh)
 #   6. the mainline series (KMMU_SERIES=mainline): its patched 7.3 kernel and static
 #      checks (sparse: sid's, and that check's own failure cases,
 #      tests/test-check-sparse.sh), in the background during steps 4 and 5
@@ -215,6 +216,14 @@ else
 	step splat bash "$TOP/tests/test-splat-detection.sh"
 	[ $? -eq 0 ] || step_rc=1
 	count_tap "$KMMU_OUT/test-splat.log"
+	# The Intel side, smallest part (make ept-spike): the patched kernel in
+	# Bochs with VMX and EPT (A/D bits, PML), the smoke test and in-place
+	# huge page recovery with NX huge pages on (EPT's X bit).  About two
+	# minutes, while the mainline builds, if still going, finish at low
+	# priority; make ept runs the whole Intel list, base vs patched.
+	step ept-spike env KMMU_EPT_SPIKE=1 bash "$TOP/scripts/ept.sh"
+	[ $? -eq 0 ] || step_rc=1
+	count_table "$KMMU_OUT/test-ept-spike.log" "the Bochs EPT run"
 fi
 
 # 7. The mainline series on its own base (7.3): the builds above, then the
