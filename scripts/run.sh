@@ -113,7 +113,10 @@ timing "VM runs ($VM_JOBS at once)" $(( $(now) - s ))
 for r in "${runs[@]}"; do
 	read -r k mode d <<< "$r"
 	if [ -f "$d/results.json" ]; then
-		mkdir -p "$lastdir" 2>/dev/null && cp "$d/results.json" "$lastdir/$k-$mode.json" 2>/dev/null || true
+		# A run of part of the list (ONLY=) keeps the whole list's timings.
+		if [ -z "$ONLY" ]; then
+			mkdir -p "$lastdir" 2>/dev/null && cp "$d/results.json" "$lastdir/$k-$mode.json" 2>/dev/null || true
+		fi
 		# The consoles of a run with a splat or a failure are kept beside
 		# it: out/ of a CI clone is gone when it is over, and a soft lockup
 		# seen once is read from its backtrace, not from the verdict line.
