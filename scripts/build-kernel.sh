@@ -117,5 +117,8 @@ fi
 kmake bzImage
 if [ -n "$hb" ]; then kill "$hb" 2>/dev/null; wait "$hb" 2>/dev/null || true; trap - EXIT; fi
 find "$obj" -name '*.o' | wc -l > "$obj/.kmmu-objects"
+# A build of the real series replaces a busted kernel (scripts/busted.sh
+# builds with KMMU_BUSTED_NAME set and writes TREE/BUSTED itself).
+[ -n "${KMMU_BUSTED_NAME:-}" ] || [ "$obj" != "$tree/build" ] || rm -f "$tree/BUSTED"
 msg "built $obj/arch/x86/boot/bzImage in $(duration $(( $(now) - start )))"
 echo "$obj/arch/x86/boot/bzImage"

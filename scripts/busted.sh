@@ -42,6 +42,10 @@ mkdir -p "$KMMU_OUT/busted"
 rm -rf "$saved"
 if [ -d "$lastdir" ]; then cp -a "$lastdir" "$saved"; fi
 
+# Interrupted: the last run's timings come back; the busted kernel stays
+# marked (TREE/BUSTED) until a build of the real series replaces it.
+trap 'restore_last; msg "interrupted: out/trees/patched may hold a busted kernel, marked; make build replaces it"; exit 130' INT TERM
+
 echo "TAP version 13"
 n=0 failed=0
 for f in "${files[@]}"; do
@@ -59,7 +63,11 @@ for f in "${files[@]}"; do
 	msg "busted $name: the series plus $(basename "$f"), tests '$only', modes ${modes:-tdp}"
 	# No result of an earlier run may stand for this one.
 	for m in ${modes:-tdp}; do rm -rf "$KMMU_OUT/results/patched-$m"; done
-	KMMU_SERIES_FILE=$d/series KMMU_PATCH_DIR=$d/patches KMMU_KERNELS=patched \
+	# From here until the rebuild at the end, out/trees/patched/build may
+	# hold a busted kernel: marked, so that nothing boots it unawares.
+	mkdir -p "$KMMU_OUT/trees/patched"
+	echo "busted $name" > "$KMMU_OUT/trees/patched/BUSTED"
+	KMMU_BUSTED_NAME=$name KMMU_SERIES_FILE=$d/series KMMU_PATCH_DIR=$d/patches KMMU_KERNELS=patched \
 		KMMU_MODES=${modes:-tdp} KMMU_PATCHED_MODES= KMMU_ONLY=$only \
 		KMMU_RETRIES=0 KMMU_RERUNS=0 bash "$TOP/scripts/run.sh" > "$d/run.log" 2>&1
 	rc=$?
@@ -90,5 +98,7 @@ read -r -a frags <<< "${KMMU_FRAGMENTS:-$TOP/configs/vm-kvm.config $TOP/configs/
 { "$TOP/scripts/apply.sh" && "$TOP/scripts/build-kernel.sh" "$KMMU_OUT/trees/patched" "${frags[@]}"; } \
 	> "$KMMU_OUT/busted/rebuild.log" 2>&1 ||
 	{ restore_last; die "applying the series again or rebuilding the patched kernel failed: see $KMMU_OUT/busted/rebuild.log"; }
+rm -f "$KMMU_OUT/trees/patched/BUSTED"
+trap - INT TERM
 restore_last
 [ $failed -eq 0 ]

@@ -38,6 +38,7 @@ mkdir -p "$res"
 for k in $KERNELS; do
 	[ -f "$KMMU_OUT/trees/$k/build/arch/x86/boot/bzImage" ] ||
 		die "no $k kernel in $KMMU_OUT/trees/$k/build: make build first (make ept builds no kernel)"
+	refuse_busted "$KMMU_OUT/trees/$k"
 done
 
 t0=$(now)

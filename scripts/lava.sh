@@ -23,7 +23,10 @@ KERNELS=${KMMU_KERNELS:-base patched}
 TEST_LIST=${KMMU_TEST_LIST:-$TEST_LIST_DEFAULT}
 out=$KMMU_OUT/lava
 args=()
-for k in $KERNELS; do args+=(--kernel "$k=$KMMU_OUT/trees/$k/build/arch/x86/boot/bzImage"); done
+for k in $KERNELS; do
+	refuse_busted "$KMMU_OUT/trees/$k"
+	args+=(--kernel "$k=$KMMU_OUT/trees/$k/build/arch/x86/boot/bzImage")
+done
 [ -z "${KMMU_LAVA_URL:-}" ] || args+=(--url "$KMMU_LAVA_URL")
 # lava_common and yaml are Debian's python3 modules: /usr/bin/python3.
 /usr/bin/python3 "$TOP/scripts/lava-jobs.py" write --list "$TEST_LIST" --out "$out" "${args[@]}" \

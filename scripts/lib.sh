@@ -224,6 +224,15 @@ need_group() {
 	need "${pairs[@]}"
 }
 
+# A kernel tree whose bzImage was built with a busted patch on top
+# (scripts/busted.sh writes TREE/BUSTED before it builds one, and a later
+# build of the real series removes it): a step that boots the bzImage
+# without building it first (make ept, make lava) refuses it.
+refuse_busted() {	# refuse_busted TREE
+	[ -f "$1/BUSTED" ] || return 0
+	die "$1/build holds a deliberately broken kernel ($(head -n 1 "$1/BUSTED")), left by an interrupted make busted: make build (or make run) first"
+}
+
 # Everything needed to build a kernel.
 need_build_tools() { need_group build; }
 

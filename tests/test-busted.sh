@@ -31,7 +31,9 @@ P
 cat > "$t/scripts/run.sh" <<'S'
 { echo "series=$(grep -v '^#' "$KMMU_SERIES_FILE" | tr '\n' ' ')"
   echo "kernels=$KMMU_KERNELS modes=$KMMU_MODES patched_modes=[$KMMU_PATCHED_MODES] only=$KMMU_ONLY retries=$KMMU_RETRIES reruns=$KMMU_RERUNS"
-  for p in "$KMMU_PATCH_DIR"/*; do [ -f "$p" ] && echo "patch ${p##*/}"; done; } >> "$KMMU_OUT/run.env"
+  for p in "$KMMU_PATCH_DIR"/*; do [ -f "$p" ] && echo "patch ${p##*/}"; done
+  echo "marker=$(cat "$KMMU_OUT/trees/patched/BUSTED" 2>/dev/null) build=$KMMU_BUSTED_NAME"; } >> "$KMMU_OUT/run.env"
+[ -z "${STUB_INTERRUPT:-}" ] || { kill -INT $PPID; exit 1; }
 [ "${STUB_RUNS:-1}" = 1 ] || exit 1
 for m in $KMMU_MODES; do
 	mkdir -p "$KMMU_OUT/results/patched-$m"
@@ -80,6 +82,26 @@ echo '#   not ok 9 the check (stale)' > "$work/o3/results/patched-tdp/tap-g0.log
 rc=$?
 check "no test ran (a build that failed): not ok, whatever an earlier run left" \
 	bash -c "[ $rc -ne 0 ] && grep -q '^not ok 1 busted b: tdp: no test ran (run.sh exit 1' '$work/log'"
+
+check "while it runs, the patched tree is marked busted (TREE/BUSTED) and its build told so; the mark is gone at the end" \
+	bash -c "grep -qx 'marker=busted b build=b' '$work/o1/run.env' && [ ! -e '$work/o1/trees/patched/BUSTED' ]"
+
+(cd "$t" && KMMU_OUT=$work/o6 STUB_INTERRUPT=1 bash scripts/busted.sh) > "$work/log" 2>&1
+rc=$?
+check "interrupted: exit 130, the busted kernel stays marked, the last run's timings are as they were" \
+	bash -c "[ $rc -eq 130 ] && grep -qx 'busted b' '$work/o6/trees/patched/BUSTED' &&
+		 [ \"\$(cat '$KMMU_CACHE/last-run/6.12/patched-tdp.json')\" = old ] && grep -q 'interrupted: ' '$work/log'"
+# What boots a bzImage without building it refuses a marked one.
+cp "$TOP/scripts/ept.sh" "$TOP/scripts/lava.sh" "$t/scripts/"
+printf '%s\n' 'ept bash bash' 'vm bash bash' 'lava bash bash' > "$t/scripts/deps.list"
+mkdir -p "$work/o6/trees/patched/build/arch/x86/boot"
+: > "$work/o6/trees/patched/build/arch/x86/boot/bzImage"
+for s in ept lava; do
+	(cd "$t" && KMMU_OUT=$work/o6 KMMU_KERNELS=patched KMMU_SELFTESTS_BIN=/nonexistent bash "scripts/$s.sh") > "$work/log" 2>&1
+	rc=$?
+	check "make $s refuses the busted kernel an interrupted make busted left, and says what to do" \
+		bash -c "[ $rc -ne 0 ] && grep -q 'holds a deliberately broken kernel (busted b), left by an interrupted make busted: make build' '$work/log'"
+done
 
 printf 'Subject: x\n\nBusted-modes: tdp\n' > "$work/bad.patch"
 (cd "$t" && KMMU_OUT=$work/o4 KMMU_BUSTED="$work/bad.patch" bash scripts/busted.sh) > "$work/log" 2>&1
