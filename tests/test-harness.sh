@@ -9,26 +9,8 @@
 # KMMU_KSRC branch and worktree, out/git for make edit and make send), the
 # series <-> git branch round trip, the KMMU_ settings, and the test-list parser.
 # Prints TAP.
-set -u
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-# The settings of the shell that runs this must not change what is tested:
-# no KMMU_ name, and none of the make command line of a "make test ONLY=..."
-# that started it (make passes it on in MAKEFLAGS).
-# make also exports the settings of its command line under their own names
-# (the Makefile's KNOBS).
-unset MAKEFLAGS MFLAGS MAKELEVEL
-for v in $(compgen -e | grep '^KMMU_') \
-	 $(sed -n '/^KNOBS :=/,/[^\\]$/p' "$TOP/Makefile" | sed 's/^KNOBS :=//; s/\\$//'); do
-	unset "$v"
-done
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-n=0 failed=0
-ok()   { n=$((n + 1)); echo "ok $n $1"; }
-fail() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $1"; [ -f "${2:-}" ] && sed 's/^/#   /' "$2" | head -n 30; }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else fail "$d" "$work/log"; fi; }
-
-echo "TAP version 13"
+. "$(dirname "$0")/lib-tap.sh"
+clean_env
 
 # A fake 6.12.117 tree, and a series of two patches made against it.
 mktree() {	# $1 dir, $2 sublevel
@@ -793,5 +775,4 @@ done
 check "an interrupted make test stops the mainline builds it started in the background" \
 	bash -c "[ $rc -eq 130 ] && [ -s '$work/slow.pid' ] && ! kill -0 \$(cat '$work/slow.pid') 2>/dev/null"
 
-echo "1..$n"
-[ $failed -eq 0 ]
+tap_done
