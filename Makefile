@@ -31,8 +31,8 @@
 # reaches the scripts as KMMU_NAME (KMMU_ONLY, KMMU_SERIES, KMMU_KSRC ...), the
 # only names they read.  A variable of the same name in the environment does
 # nothing (a note says so); export KMMU_NAME for a setting to stay.
-# Each one, as make help lists them (a harness test checks that every name in
-# KNOBS has its line here, and no other):
+# Each one, as make help lists them (tests/test-settings.sh checks that every
+# name in KNOBS has its line here, and no other):
 # knob: SERIES=6.12|mainline     which series (default 6.12; mainline: fixes for upstream, 7.3 base)
 # knob: KSRC=DIR                 your kernel tree as the base (apply: a branch in a worktree, your checkout untouched)
 # knob: BRANCH=NAME              the branch KSRC gets (default kvm-mmu-series/<series>)

@@ -2,8 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0
 # The project's tests, in order:
 #   1. the console scanner on recorded logs         (tests/test-scanconsole.py)
-#   2. the harness scripts on small fake trees       (tests/test-harness.sh),
-#      the verdicts on made-up runs (tests/test-report.py), the Bochs runner's
+#   2. the harness's own tests, a file per script they test (shell ones source
+#      tests/lib-tap.sh; Python ones are unittest modules printing TAP through
+#      tests/taptest.py): on a small fake kernel tree (tests/lib-fake-tree.sh)
+#      apply.sh (tests/test-apply.sh), make edit, export and send's out/git
+#      (tests/test-series-git.sh), the KMMU_ settings and make help
+#      (tests/test-settings.sh), lib.sh's helpers (tests/test-lib.sh); the
+#      guest's yield count and per-test limit (tests/test-guest-init.sh), this
+#      script's steps on stubs (tests/test-testsh.sh), vmrun.py's parsers and
+#      runs on a fake QEMU (tests/test-vmrun.py), the verdicts on made-up runs
+#      (tests/test-report.py) and their text (tests/test-report-text.py), make
+#      bench's table (tests/test-benchtable.py), the Bochs runner's
 #      logic (tests/test-bochsrun.py), a wedged guest on
 #      a fake QEMU (tests/test-hang-evidence.py), the reruns of a flaky test
 #      on stub steps (tests/test-reruns.sh), the accelerator, the base result
@@ -74,6 +83,12 @@ step() {	# step NAME COMMAND...: run, show, count
 	return $rc
 }
 
+tap_step() {	# tap_step NAME COMMAND...: a step that prints TAP, its checks counted
+	step "$@"
+	[ $? -eq 0 ] || step_rc=1
+	count_tap "$KMMU_OUT/test-$1.log"
+}
+
 # 6. The mainline series' steps that need no VM: apply and build the patched
 #    7.3 kernel, then its static checks.  Their status goes to a file, so
 #    that they can run in another process ("test.sh --mainline-builds").
@@ -100,45 +115,24 @@ if [ "${1:-}" = --mainline-builds ]; then
 	exit 0
 fi
 
-step scanner python3 "$TOP/tests/test-scanconsole.py"
-[ $? -eq 0 ] || step_rc=1
-count_tap "$KMMU_OUT/test-scanner.log"
-
-step harness bash "$TOP/tests/test-harness.sh"
-[ $? -eq 0 ] || step_rc=1
-count_tap "$KMMU_OUT/test-harness.log"
-
-step verdicts python3 "$TOP/tests/test-report.py"
-[ $? -eq 0 ] || step_rc=1
-count_tap "$KMMU_OUT/test-verdicts.log"
-
-step bochsrun python3 "$TOP/tests/test-bochsrun.py"
-[ $? -eq 0 ] || step_rc=1
-count_tap "$KMMU_OUT/test-bochsrun.log"
-
-step hang-evidence python3 "$TOP/tests/test-hang-evidence.py"
-[ $? -eq 0 ] || step_rc=1
-count_tap "$KMMU_OUT/test-hang-evidence.log"
-
-step reruns bash "$TOP/tests/test-reruns.sh"
-[ $? -eq 0 ] || step_rc=1
-count_tap "$KMMU_OUT/test-reruns.log"
-
-step vmrun bash "$TOP/tests/test-vmrun.sh"
-[ $? -eq 0 ] || step_rc=1
-count_tap "$KMMU_OUT/test-vmrun.log"
-
-step busted bash "$TOP/tests/test-busted.sh"
-[ $? -eq 0 ] || step_rc=1
-count_tap "$KMMU_OUT/test-busted.log"
-
-step litmus bash "$TOP/scripts/check-litmus.sh"
-[ $? -eq 0 ] || step_rc=1
-count_tap "$KMMU_OUT/test-litmus.log"
-
-step litmus-harness bash "$TOP/tests/test-check-litmus.sh"
-[ $? -eq 0 ] || step_rc=1
-count_tap "$KMMU_OUT/test-litmus-harness.log"
+tap_step scanner python3 "$TOP/tests/test-scanconsole.py"
+tap_step apply bash "$TOP/tests/test-apply.sh"
+tap_step series-git bash "$TOP/tests/test-series-git.sh"
+tap_step settings bash "$TOP/tests/test-settings.sh"
+tap_step lib bash "$TOP/tests/test-lib.sh"
+tap_step guest-init bash "$TOP/tests/test-guest-init.sh"
+tap_step testsh bash "$TOP/tests/test-testsh.sh"
+tap_step vmrun-py python3 "$TOP/tests/test-vmrun.py"
+tap_step verdicts python3 "$TOP/tests/test-report.py"
+tap_step report-text python3 "$TOP/tests/test-report-text.py"
+tap_step benchtable python3 "$TOP/tests/test-benchtable.py"
+tap_step bochsrun python3 "$TOP/tests/test-bochsrun.py"
+tap_step hang-evidence python3 "$TOP/tests/test-hang-evidence.py"
+tap_step reruns bash "$TOP/tests/test-reruns.sh"
+tap_step vmrun bash "$TOP/tests/test-vmrun.sh"
+tap_step busted bash "$TOP/tests/test-busted.sh"
+tap_step litmus bash "$TOP/scripts/check-litmus.sh"
+tap_step litmus-harness bash "$TOP/tests/test-check-litmus.sh"
 
 # The bisect build needs a configured kernel: apply and configure first (the
 # main job reuses all of it).
@@ -153,23 +147,15 @@ passed=$((passed + 1))
 
 # After prepare: with the base tree there, it also checks the fixtures'
 # format and the class names against the kernel's own source.
-step lockstat bash "$TOP/tests/test-lockstat.sh"
-[ $? -eq 0 ] || step_rc=1
-count_tap "$KMMU_OUT/test-lockstat.log"
+tap_step lockstat bash "$TOP/tests/test-lockstat.sh"
 
-step static bash "$TOP/scripts/check-series.sh"
-[ $? -eq 0 ] || step_rc=1
-count_tap "$KMMU_OUT/test-static.log"
+tap_step static bash "$TOP/scripts/check-series.sh"
 
 # make send (b4 prep --check, b4 send -o: the mails as a dry run) and make
 # lava (the jobs, LAVA's schema) on fake trees and artifacts, each check also
 # failing on a broken input; then the real series' dry run.
-step send-lava bash "$TOP/tests/test-send-lava.sh"
-[ $? -eq 0 ] || step_rc=1
-count_tap "$KMMU_OUT/test-send-lava.log"
-step send bash "$TOP/scripts/send.sh"
-[ $? -eq 0 ] || step_rc=1
-count_tap "$KMMU_OUT/test-send.log"
+tap_step send-lava bash "$TOP/tests/test-send-lava.sh"
+tap_step send bash "$TOP/scripts/send.sh"
 
 mainline_count() {	# count what mainline_builds did; 0 when the VM run may go on
 	local prc src
@@ -213,9 +199,7 @@ else
 	step vm bash "$TOP/scripts/run.sh"
 	[ $? -eq 0 ] || step_rc=1
 	count_table "$KMMU_OUT/test-vm.log" "the VM run"
-	step splat bash "$TOP/tests/test-splat-detection.sh"
-	[ $? -eq 0 ] || step_rc=1
-	count_tap "$KMMU_OUT/test-splat.log"
+	tap_step splat bash "$TOP/tests/test-splat-detection.sh"
 	# The Intel side, smallest part (make ept-spike): the patched kernel in
 	# Bochs with VMX and EPT (A/D bits, PML), the smoke test and in-place
 	# huge page recovery with NX huge pages on (EPT's X bit).  About two

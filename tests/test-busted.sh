@@ -4,17 +4,8 @@
 # for the VM run and prints the busted check's "not ok" only when the busted
 # patch is the series' last line (STUB_CATCHES=1), and whose apply.sh notes
 # that it ran.  Prints TAP.
-set -u
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-unset MAKEFLAGS MFLAGS MAKELEVEL
-for v in $(compgen -e | grep '^KMMU_'); do unset "$v"; done
-work=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-n=0 failed=0
-ok()   { n=$((n + 1)); echo "ok $n $1"; }
-fail() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $1"; [ -f "${2:-}" ] && sed 's/^/#   /' "$2" | head -n 30; }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else fail "$d" "$work/log"; fi; }
-echo "TAP version 13"
+. "$(dirname "$0")/lib-tap.sh"
+clean_env
 
 t=$work/top
 mkdir -p "$t/scripts" "$t/patches" "$t/tests/busted"
@@ -109,5 +100,4 @@ rc=$?
 check "a busted patch without Busted-only/Busted-expect is refused before any run" \
 	bash -c "[ $rc -ne 0 ] && grep -q 'needs a .Busted-only: REGEX. and a .Busted-expect: REGEX. line' '$work/log' && [ ! -e '$work/o4/run.env' ]"
 
-echo "1..$n"
-[ $failed -eq 0 ]
+tap_done

@@ -21,21 +21,11 @@
 #    compares.  The tree is only read.  SKIP without such a tree;
 #  - sid's sparse not fetched and its fetch failing: a clear error, non-zero.
 # Prints TAP.
-set -u
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-n=0 failed=0
-t() { n=$((n + 1)); if eval "$2"; then echo "ok $n $1"; else echo "not ok $n $1"; failed=1; sed 's/^/#   /' "$work/log" | tail -n 40; fi; }
-skip() { n=$((n + 1)); echo "ok $n $1 # SKIP $2"; }
+. "$(dirname "$0")/lib-tap.sh"
 
 # sid's sparse once, so that a fetch failure shows up as such and not as
 # every case below failing.
-if ! sparse=$(bash "$TOP/scripts/get-sparse.sh" 2> "$work/log"); then
-	echo "not ok 1 sid's sparse is available (scripts/get-sparse.sh)"
-	sed 's/^/#   /' "$work/log"
-	exit 1
-fi
+sparse=$(bash "$TOP/scripts/get-sparse.sh" 2> "$work/log") || tap_bail "sid's sparse is available (scripts/get-sparse.sh)" "$work/log"
 "$sparse" --version > "$work/log" 2>&1
 rc=$?
 t "sid's sparse runs: $(cat "$work/log") ($(cat "$(dirname "$sparse")/VERSION"))" '[ $rc -eq 0 ]'
@@ -165,8 +155,8 @@ void lock_paths(struct kvm *kvm)
 }
 EOF
 # The flags of the kernel's CHECKFLAGS that matter here.
-check() { (cd "$work" && "$sparse" -D__linux__ -Wbitwise -Wno-return-void --arch=x86_64 -m64 "$1") > "$work/log" 2>&1; }
-check bad.c
+sparse_check() { (cd "$work" && "$sparse" -D__linux__ -Wbitwise -Wno-return-void --arch=x86_64 -m64 "$1") > "$work/log" 2>&1; }
+sparse_check bad.c
 has() { grep -qE "^bad\\.c:$1:[0-9]+: warning: $2\$" "$work/log"; }
 t "an __rcu pointer dereferenced without rcu_dereference()" 'has 5 "dereference of noderef expression"'
 t "an __rcu pointer assigned to a plain one" 'has 10 "incorrect type in initializer \\(different address spaces\\)" &&
@@ -176,7 +166,7 @@ t "a __user pointer taken as a kernel one" 'has 17 "incorrect type in initialize
 t "a __bitwise type used as an integer" 'has 24 "restricted spte_t degrades to integer"'
 t "a lock not released on one path" 'has 27 "context imbalance in .lock_paths. - wrong count at exit"'
 t "nothing else: five warnings" '[ "$(grep -c ": warning: " "$work/log")" -eq 5 ]'
-check good.c
+sparse_check good.c
 t "the same code written right: no warning" '[ ! -s "$work/log" ]'
 
 # 3. A file of a built Linux 7.x tree, as kbuild's C=2 checks it.
@@ -241,5 +231,4 @@ t "sparse cannot be fetched: a clear error, non-zero, no wrapper" \
 	'[ $rc -ne 0 ] && grep -q "^error: apt-get update of sid failed" "$work/log" && [ ! -s "$work/out" ] &&
 	 [ ! -e "$work/empty-cache/sparse/sparse" ]'
 
-echo "1..$n"
-exit $failed
+tap_done

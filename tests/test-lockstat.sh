@@ -11,13 +11,7 @@
 # off, no /proc/lock_stat, kernel.lock_stat=0.  With a kernel tree (the base,
 # or KMMU_LOCKSTAT_KSRC), also that the formats and the class names are the
 # kernel's.  Prints TAP.
-set -u
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-n=0 failed=0
-t() { n=$((n + 1)); if eval "$2"; then echo "ok $n $1"; else echo "not ok $n $1"; failed=1; sed 's/^/#   /' "$work/log" | tail -n 40; fi; }
-echo "TAP version 13"
+. "$(dirname "$0")/lib-tap.sh"
 
 # The driver: for each lock_stat text, a clear (of a scratch file) and a
 # read, as a test does per phase; then the bench lines, prefix "p".
@@ -44,7 +38,7 @@ EOF
 gcc -std=gnu99 -O2 -Wall -Wstrict-prototypes -Wuninitialized -Werror \
 	-I "$TOP/tools/testing/selftests/kvm-extra" -o "$work/drv" "$work/drv.c" > "$work/log" 2>&1
 t "lock_stat.h compiles on the host with the selftests' warnings, as errors" '[ -x "$work/drv" ]'
-[ -x "$work/drv" ] || { echo "1..$n"; exit 1; }
+[ -x "$work/drv" ] || tap_done
 
 # seq_header() and seq_stats() of kernel/locking/lockdep_proc.c, in printf.
 dashes=$(printf '%221s' '' | tr ' ' -)
@@ -195,9 +189,8 @@ if [ -f "$ksrc/kernel/locking/lockdep_proc.c" ]; then
 			 grep -rqF "_init($c)" "$ksrc/virt/kvm" "$ksrc/arch/x86/kvm" || { echo "no _init($c) in $ksrc"; bad=1; }
 		 done > "$work/log"; [ $bad -eq 0 ] && [ $names -eq 2 ]'
 else
-	echo "ok $((n += 1)) the kernel prints lock_stat as the fixtures do # SKIP no kernel tree ($ksrc)"
-	echo "ok $((n += 1)) lock_stat.h names each class after its init call's argument # SKIP no kernel tree"
+	skip "the kernel prints lock_stat as the fixtures do" "no kernel tree ($ksrc)"
+	skip "lock_stat.h names each class after its init call's argument" "no kernel tree"
 fi
 
-echo "1..$n"
-exit $failed
+tap_done

@@ -7,12 +7,7 @@
 # real report.py judges.  Checks that each such test is rerun on both
 # kernels, KMMU_RERUNS times, one attempt each (--no-retry), on exactly that
 # test, and that the verdict follows the reruns.  Prints TAP.
-set -u
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-n=0 failed=0
-t() { n=$((n + 1)); if eval "$2"; then echo "ok $n $1"; else echo "not ok $n $1"; failed=1; sed 's/^/#   /' "$work/log" | tail -n 40; fi; }
+. "$(dirname "$0")/lib-tap.sh"
 
 top=$work/top
 mkdir -p "$top/scripts" "$top/tests"
@@ -73,7 +68,6 @@ go() {	# go NAME ENV...: run.sh on the stubs; its exit status in $work/NAME.rc
 	cp "$work/log" "$work/$1.log"
 }
 
-echo "TAP version 13"
 go clean
 t "a flake that does not come back: run passes, verdict says not reproduced" \
 	"[ \$(cat $work/clean.rc) -eq 0 ] && grep -q 'flaky on patched only, not reproduced in reruns (patched 0 of 2 reruns failed, base 0 of 2)' $work/clean.log"
@@ -107,5 +101,4 @@ t "KMMU_FRESH=yes is refused by name" \
 	'[ "$(cat "$work/badfresh.rc")" -ne 0 ] && grep -q "KMMU_FRESH must be 1" "$work/badfresh.log"'
 t "the report is also written as report.md and junit.xml" \
 	'[ -s "$work/out-clean/results/report.md" ] && grep -q "<testsuites" "$work/out-clean/results/junit.xml"'
-echo "1..$n"
-exit $failed
+tap_done

@@ -9,21 +9,12 @@
 # Needs b4 0.14 and lava-common (scripts/deps.list, groups send and lava).
 # The fake sender is "Test Sender <sender@example.invalid>"; "sending" goes
 # to a fake sendmail (git's sendemail.smtpserver) that keeps the mails.
-set -u
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-unset MAKEFLAGS MFLAGS MAKELEVEL
-for v in $(compgen -e | grep '^KMMU_'); do unset "$v"; done
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-n=0 failed=0
-ok()   { n=$((n + 1)); echo "ok $n $1"; }
-fail() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $1"; [ -f "${2:-}" ] && sed 's/^/#   /' "$2" | head -n 30; }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else fail "$d" "$work/log"; fi; }
+. "$(dirname "$0")/lib-tap.sh"
+clean_env
 PY=/usr/bin/python3	# Debian's, where b4, lava_common and yaml are
 
-echo "TAP version 13"
 bash "$TOP/scripts/install-deps.sh" send lava apply > "$work/log" 2>&1 ||
-	{ fail "install b4 and lava-common (scripts/deps.list)" "$work/log"; echo "1..$n"; exit 1; }
+	tap_bail "install b4 and lava-common (scripts/deps.list)" "$work/log"
 check "b4 0.14 is the one installed (from trixie, pinned in scripts/deps.list)" \
 	bash -c "b4 --version | tee '$work/log' | grep -qx '0.14.2'"
 
@@ -286,5 +277,4 @@ git -C "$W/linux" tag -d v6.12.117 > /dev/null
 check "a KSRC without the tag is refused, saying which (exit $rc)" \
 	bash -c "[ $rc -ne 0 ] && grep -q 'has no tag v6.12.117' '$work/log'"
 
-echo "1..$n"
-[ $failed -eq 0 ]
+tap_done

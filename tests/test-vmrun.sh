@@ -7,19 +7,9 @@
 # entry, an unusable cache, results that are not clean), the progress lines,
 # and the reproducible initramfs the cache keys on.  Each rule is also shown
 # failing on bad input.  Prints TAP.
-set -u
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-unset MAKEFLAGS MFLAGS MAKELEVEL
-for v in $(compgen -e | grep '^KMMU_'); do unset "$v"; done
-work=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-n=0 failed=0
-t() {	# t DESC EXPR: a check; on failure the last log is shown
-	n=$((n + 1))
-	if eval "$2"; then echo "ok $n $1"; else echo "not ok $n $1"; failed=1; sed 's/^/#   /' "$work/log" | tail -n 30; fi
-}
+. "$(dirname "$0")/lib-tap.sh"
+clean_env
 vmrun() { python3 "$TOP/scripts/vmrun.py" "$@"; }
-echo "TAP version 13"
 
 # ------------------------------------------------------------ accelerator
 # A made-up host: fakeroot NAME VENDOR FLAGS NESTED-MODULE NESTED-VALUE KVM-ANSWER
@@ -296,5 +286,4 @@ t "the second make run boots the base for its failed test only, says what it reu
 	bash scripts/run.sh) > "$work/log" 2>&1
 t "KMMU_FRESH=1: the base boots for every test again" "[ \$(grep -c 'ids=1,2,3\$' $work/r3.boots) -eq 2 ]"
 
-echo "1..$n"
-exit $failed
+tap_done

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The helpers of scripts/lib.sh the kernel build and the VM runs share:
+# seed_build_dir (a new build directory seeded from the other tree's, on a
+# small fake tree laid out by apply.sh), build_heartbeat, at_most and
+# vm_matrix.  Prints TAP.
+. "$(dirname "$0")/lib-tap.sh"
+clean_env
+. "$TOP/tests/lib-fake-tree.sh"
+
+o=$work/out-q/trees
+run q env KMMU_BASE_SRC="$work/fake" "$TOP/scripts/apply.sh"
+
+# A new build directory is seeded from the other tree's: paths rewritten,
+# the series' files newer than every copied object, the rest left as is.
+mkdir -p "$o/patched/build/arch/x86/boot" "$o/patched/build/arch/x86/kvm/mmu"
+touch "$o/patched/build/arch/x86/boot/bzImage" "$o/patched/build/arch/x86/kvm/mmu/tdp_mmu.o"
+echo inputs > "$o/patched/build/.kmmu-config-inputs"
+printf 'cmd := gcc -c -o x.o %s/arch/x86/kvm/mmu/tdp_mmu.c -I%s/include\n' \
+	"$(realpath "$o/patched/src")" "$(realpath "$o/patched/build")" > "$o/patched/build/arch/x86/kvm/mmu/.tdp_mmu.o.cmd"
+seed() { env $(env_for q) KMMU_BASE_SRC="$work/fake" bash -c ". '$TOP/scripts/lib.sh' && seed_build_dir '$o/base' '$o/base/build'" > "$work/log" 2>&1; }
+check "the base build directory is seeded from the patched one" \
+	bash -c "$(declare -f seed env_for); work='$work' TOP='$TOP' o='$o'; seed && [ -f '$o/base/build/arch/x86/kvm/mmu/tdp_mmu.o' ]"
+check "the copy's paths are the base tree's" \
+	bash -c "grep -qF '$(realpath "$o/base/src")/arch/x86/kvm/mmu/tdp_mmu.c -I$(realpath "$o/base/build")/include' \
+		 '$o/base/build/arch/x86/kvm/mmu/.tdp_mmu.o.cmd' && ! grep -q patched '$o/base/build/arch/x86/kvm/mmu/.tdp_mmu.o.cmd'"
+check "the series' file is newer than the copied object, other files are not" \
+	bash -c "[ '$o/base/src/arch/x86/kvm/mmu/tdp_mmu.c' -nt '$o/base/build/arch/x86/kvm/mmu/tdp_mmu.o' ] &&
+		 [ ! '$o/base/src/arch/x86/kvm/mmu/mmu.c' -nt '$o/base/build/arch/x86/kvm/mmu/tdp_mmu.o' ]"
+rm -rf "$o/base/build"
+sed -i 's/^SUBLEVEL = 117$/SUBLEVEL = 118/' "$o/patched/src/Makefile"
+seed
+check "no seeding from a tree of another kernel version" test ! -e "$o/base/build"
+rm -rf "$o/patched/build"
+# The kernel build's heartbeat (build-kernel.sh runs make -s): a line every
+# N seconds with the objects written since the build began, and none once it
+# is killed; killed, it leaves nothing that holds its output open (a pipe to
+# tee would wait for that: here a 30 s heartbeat killed at once).
+cat > "$work/hb.sh" <<'EOF'
+. "$1/scripts/lib.sh"
+W=$2
+mkdir -p "$W/hb"; touch "$W/hb/old.o"; sleep 1.1; touch "$W/hb/.start"
+build_heartbeat "$W/hb" "$W/hb/.start" 1 40 &
+hb=$!
+for i in 1 2 3 4 5; do sleep 0.3; touch "$W/hb/new$i.o"; done
+sleep 2.2
+kill $hb; wait $hb
+sleep 1.2
+echo "killed"
+build_heartbeat "$W/hb" "$W/hb/.start" 30 &
+hb=$!
+sleep 0.5; kill $hb; wait $hb
+EOF
+start_hb=$(date +%s)
+bash "$work/hb.sh" "$TOP" "$work" 2>&1 | cat > "$work/log"
+check "the build heartbeat: a line a second with the objects compiled since the start, none after it is killed, nothing left behind" \
+	bash -c "n=\$(grep -c '^==> building: [0-9]* objects compiled (the last build had 40 in all), [0-9]* s\$' '$work/log') &&
+		 [ \$n -ge 2 ] && [ \$n -le 5 ] && grep -q '^==> building: 5 objects compiled' '$work/log' &&
+		 [ \$(grep -c building '$work/log') -eq \$n ] && tail -n 1 '$work/log' | grep -qx killed &&
+		 [ \$(( \$(date +%s) - $start_hb )) -lt 20 ]"
+
+# make test's order, on stub steps: the mainline builds run in the background
+# during the 6.12 VM step, the two VM steps never overlap, and every step is
+# counted, a failed mainline build too.
+
+# at_most: the VM runs go two at a time, and every one of them runs.
+cat > "$work/pool.sh" <<'EOF'
+. "$1/scripts/lib.sh"
+W=$2
+job() { echo "start $1" >> "$W/pool.log"; sleep 0.3; echo "end $1" >> "$W/pool.log"; }
+for k in 1 2 3; do
+	: > "$W/pool.log"
+	at_most "$k" job a b c d e
+	# The most jobs running at one time, from the start/end sequence.
+	awk -v k="$k" '/^start/ { c++; if (c > m) m = c } /^end/ { c-- }
+		END { print "at_most " k ": max " m ", " NR / 2 " jobs, running at the end " c }' "$W/pool.log"
+done
+EOF
+bash "$work/pool.sh" "$TOP" "$work" > "$work/log" 2>&1
+check "at_most N runs N jobs at a time, and all of them (N = 1, 2, 3)" bash -c "
+	grep -qx 'at_most 1: max 1, 5 jobs, running at the end 0' '$work/log' &&
+	grep -qx 'at_most 2: max 2, 5 jobs, running at the end 0' '$work/log' &&
+	grep -qx 'at_most 3: max 3, 5 jobs, running at the end 0' '$work/log'"
+
+# The kernel x mode matrix of make run and make bench (lib.sh vm_matrix):
+# each mode's kernels side by side, the patched-only modes on the patched
+# kernel alone, the base alone when only it is asked for.
+check "vm_matrix: each mode's kernels in turn, mirror on the patched kernel only" bash -c "
+	. '$TOP/scripts/lib.sh'
+	[ \"\$(vm_matrix 'tdp shadow-mmu' mirror 'base patched' | tr '\n' ';')\" = 'base tdp;patched tdp;base shadow-mmu;patched shadow-mmu;patched mirror;' ] &&
+	[ \"\$(vm_matrix tdp mirror base | tr '\n' ';')\" = 'base tdp;' ] &&
+	[ \"\$(vm_matrix tdp '' patched | tr '\n' ';')\" = 'patched tdp;' ]"
+
+tap_done

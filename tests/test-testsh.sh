@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# scripts/test.sh (make test) on stub steps: every step counted, a failed
+# mainline build too; the mainline builds run in the background during the
+# 6.12 VM step at the lowest priority, the two VM steps never overlap; an
+# interrupted make test stops them.  Prints TAP.
+. "$(dirname "$0")/lib-tap.sh"
+clean_env
+
+# make test's order, on stub steps: the mainline builds run in the background
+# during the 6.12 VM step, the two VM steps never overlap, and every step is
+# counted, a failed mainline build too.
+mkfake_top() {	# $1 dir
+	mkdir -p "$1/scripts" "$1/tests" "$1/mainline"
+	cp "$TOP/scripts/lib.sh" "$TOP/scripts/test.sh" "$1/scripts/"
+	: > "$1/series"; : > "$1/mainline/series"
+	ev='echo "$(date +%s.%N) ${KMMU_SERIES:-6.12}' # an event, with its time
+	printf '#!/bin/sh\necho "TAP version 13"; echo "ok 1 stub"; echo "1..1"\n' > "$1/tests/test-scanconsole.py"
+	for f in test-apply.sh test-series-git.sh test-settings.sh test-lib.sh test-guest-init.sh test-testsh.sh \
+		 test-vmrun.py test-report.py test-report-text.py test-benchtable.py test-bochsrun.py \
+		 test-hang-evidence.py test-reruns.sh test-vmrun.sh test-busted.sh test-check-litmus.sh \
+		 test-lockstat.sh test-send-lava.sh test-check-sparse.sh test-splat-detection.sh; do
+		cp "$1/tests/test-scanconsole.py" "$1/tests/$f"
+	done
+	cp "$1/tests/test-scanconsole.py" "$1/scripts/send.sh"
+	cp "$1/tests/test-scanconsole.py" "$1/scripts/check-litmus.sh"
+	printf 'exit 0\n' > "$1/scripts/install-deps.sh"
+	printf '%s\n' "$ev apply\" >> $1/events" \
+		'[ "${KMMU_SERIES:-}" = mainline ] && { cat /proc/self/autogroup; echo "task nice $(ps -o ni= -p $$)"; } > '"$1/prio"' 2>&1' \
+		'[ "${KMMU_SERIES:-}" = mainline ] && [ -n "${FAIL_MAINLINE:-}" ] && exit 1' \
+		'[ "${KMMU_SERIES:-}" = mainline ] && [ -n "${SLOW_MAINLINE:-}" ] && echo $$ > "$SLOW_MAINLINE" && exec sleep 60' \
+		'exit 0' > "$1/scripts/apply.sh"
+	printf 'exit 0\n' > "$1/scripts/build-kernel.sh"
+	printf '%s\n' "$ev static-start\" >> $1/events" 'sleep 1' "$ev static-end\" >> $1/events" \
+		'echo "TAP version 13"; echo "ok 1 stub static"; echo "1..1"' > "$1/scripts/check-series.sh"
+	printf '%s\n' "$ev vm-start\" >> $1/events" 'sleep 3' "$ev vm-end\" >> $1/events" \
+		'echo "3 passed, 0 failed, 0 skipped"' > "$1/scripts/run.sh"
+	printf '%s\n' '[ "$KMMU_EPT_SPIKE" = 1 ] || exit 1' 'echo "2 passed, 0 failed, 0 skipped"' > "$1/scripts/ept.sh"
+	chmod +x "$1"/scripts/*.sh "$1"/tests/*
+	# test.sh runs the Python tests with python3: run their stubs with a shell
+	sed -i 's#^tap_step \([a-z-]*\) python3 #tap_step \1 sh #' "$1/scripts/test.sh"
+}
+mkfake_top "$work/top"
+(cd "$work/top" && bash scripts/test.sh) > "$work/log" 2>&1
+rc=$?
+sort -n "$work/top/events" | awk '{ print $2, $3 }' > "$work/order"
+check "make test on stubs: 36 passed, 0 failed, 0 skipped, exit 0" \
+	bash -c "[ $rc -eq 0 ] && tail -n 1 '$work/log' | grep -qx '36 passed, 0 failed, 0 skipped'"
+check "the mainline builds run during the 6.12 VM step, the mainline VM step after it" \
+	bash -c "tr '\n' ' ' < '$work/order' | grep -q '6.12 vm-start mainline apply mainline static-start mainline static-end 6.12 vm-end mainline vm-start mainline vm-end'"
+# On the host's scheduler autogroups a session's nice 19 tasks still take
+# the share of a whole group: the session's group must be at nice 19 too.
+if [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" = 1 ]; then
+	check "the mainline builds run at nice 19, and so does their session's scheduler autogroup" \
+		bash -c "grep -q ' nice 19\$' '$work/top/prio' && grep -qx 'task nice *19' '$work/top/prio'"
+else
+	ok "the mainline builds' scheduler autogroup # SKIP the host has no scheduler autogroups"
+fi
+mkfake_top "$work/top2"
+(cd "$work/top2" && FAIL_MAINLINE=1 bash scripts/test.sh) > "$work/log" 2>&1
+rc=$?
+check "a failed mainline build in the background is counted, and its VM step not run" \
+	bash -c "[ $rc -ne 0 ] && grep -qx 'not ok - mainline: apply and build the patched 7.3 kernel' '$work/log' &&
+		 tail -n 1 '$work/log' | grep -qx '29 passed, 1 failed, 0 skipped' &&
+		 ! grep -q 'mainline vm-start' '$work/top2/events'"
+
+mkfake_top "$work/top3"
+(cd "$work/top3" && SLOW_MAINLINE="$work/slow.pid" exec bash scripts/test.sh) > "$work/log" 2>&1 &
+tpid=$!
+# Up to 30 s: on a busy host the stub steps before it take a while.
+for _ in $(seq 300); do [ -s "$work/slow.pid" ] && break; sleep 0.1; done
+kill -TERM $tpid
+wait $tpid
+rc=$?
+# The signal reaches the build's process group at once; on a busy host its
+# processes may take a moment to go.
+for _ in $(seq 50); do
+	[ -s "$work/slow.pid" ] && kill -0 "$(cat "$work/slow.pid")" 2>/dev/null || break
+	sleep 0.1
+done
+check "an interrupted make test stops the mainline builds it started in the background" \
+	bash -c "[ $rc -eq 130 ] && [ -s '$work/slow.pid' ] && ! kill -0 \$(cat '$work/slow.pid') 2>/dev/null"
+
+tap_done
