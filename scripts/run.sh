@@ -121,8 +121,7 @@ for r in "${runs[@]}"; do
 		# it: out/ of a CI clone is gone when it is over, and a soft lockup
 		# seen once is read from its backtrace, not from the verdict line.
 		rm -rf "$lastdir/$k-$mode.consoles"
-		if python3 -c 'import json, sys; d = json.load(open(sys.argv[1]))
-sys.exit(0 if d["problems"] or any(t["status"] not in ("pass", "skip") for t in d["tests"]) else 1)' "$d/results.json"; then
+		if python3 "$TOP/scripts/kmmu_tap.py" run-failed "$d"; then
 			mkdir -p "$lastdir/$k-$mode.consoles" && cp "$d"/console-g*.log "$lastdir/$k-$mode.consoles/" 2>/dev/null || true
 		fi
 	fi
