@@ -108,6 +108,13 @@ class Lines(unittest.TestCase):
 class Verdicts(unittest.TestCase):
     """Streams that pass, and the ones that must fail."""
 
+    def assertFails(self, text, why):
+        """TEXT's stream fails, with a problem that says WHY; returns it."""
+        s = parse(text)
+        self.assertFalse(s.ok)
+        self.assertIn(why, ' '.join(s.problems))
+        return s
+
     def test_good(self):
         """a whole stream: version, plan, results in order, counts"""
         s = parse(GOOD)
@@ -155,8 +162,7 @@ class Verdicts(unittest.TestCase):
 
     def test_nested_not_ok_ktap(self):
         """... and so with KTAP's indentation, two levels deep"""
-        s = parse('1..1\n        not ok 1 deep\n    not ok 1 middle\nok 1 top\n')
-        self.assertFalse(s.ok)
+        s = self.assertFails('1..1\n        not ok 1 deep\n    not ok 1 middle\nok 1 top\n', 'its subtest says')
         self.assertEqual(s.results[0].subtests[0].subtests[0].description, 'deep')
 
     def test_nested_under_not_ok(self):
@@ -176,47 +182,37 @@ class Verdicts(unittest.TestCase):
 
     def test_missing_plan(self):
         """no plan fails the stream"""
-        s = parse('TAP version 13\nok 1 a\nok 2 b\n')
-        self.assertFalse(s.ok)
-        self.assertIn('no plan', ' '.join(s.problems))
+        self.assertFails('TAP version 13\nok 1 a\nok 2 b\n', 'no plan')
 
     def test_bail_out(self):
         """a Bail out! fails the stream, with its reason"""
-        s = parse('1..3\nok 1 a\nBail out! herd7 is missing\n')
-        self.assertFalse(s.ok)
+        s = self.assertFails('1..3\nok 1 a\nBail out! herd7 is missing\n', 'Bail out! herd7 is missing')
         self.assertEqual(s.bailout, 'herd7 is missing')
-        self.assertIn('Bail out! herd7 is missing', ' '.join(s.problems))
 
     def test_result_after_trailing_plan(self):
         """a test line after a plan at the end fails the stream"""
-        s = parse('ok 1 a\n1..1\nok 2 b\n')
-        self.assertFalse(s.ok)
-        self.assertIn('after the plan', ' '.join(s.problems))
+        self.assertFails('ok 1 a\n1..1\nok 2 b\n', 'after the plan')
 
     def test_truncated(self):
         """a truncated log: fewer results than the plan fails"""
-        s = parse('TAP version 13\n1..5\nok 1 a\nok 2 b\nok 3 c\n')
-        self.assertFalse(s.ok)
-        self.assertIn('planned 5 tests, ran 3', ' '.join(s.problems))
+        self.assertFails('TAP version 13\n1..5\nok 1 a\nok 2 b\nok 3 c\n', 'planned 5 tests, ran 3')
 
     def test_truncated_in_a_subtest(self):
         """a log that stops inside a test whose subtest failed fails"""
-        s = parse('1..2\nok 1 a\n# ok 1 sub\n# not ok 2 sub\n')
+        s = self.assertFails('1..2\nok 1 a\n# ok 1 sub\n# not ok 2 sub\n', 'no result of its test')
         self.assertGreaterEqual(len(s.problems), 2, s.problems)
-        self.assertIn('no result of its test', ' '.join(s.problems))
 
     def test_more_results_than_planned(self):
         """more results than the plan says fails"""
-        self.assertFalse(parse('1..1\nok 1 a\nok 2 b\n').ok)
+        self.assertFails('1..1\nok 1 a\nok 2 b\n', 'planned 1 tests, ran 2')
 
     def test_two_plans(self):
         """two plans fail"""
-        self.assertFalse(parse('1..1\nok 1 a\n1..1\n').ok)
+        self.assertFails('1..1\nok 1 a\n1..1\n', '2 plans')
 
     def test_out_of_sequence(self):
         """a number out of sequence fails"""
-        s = parse('1..2\nok 1 a\nok 3 b\n')
-        self.assertIn('out of sequence', ' '.join(s.problems))
+        self.assertFails('1..2\nok 1 a\nok 3 b\n', 'out of sequence')
 
     def test_skip_all(self):
         """a plan of 1..0 with SKIP: nothing to run, and that is no failure"""
