@@ -34,6 +34,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kmmu_tap  # noqa: E402
+
 FORMAT = 1
 PRUNE_DAYS = 30
 SUBDIR = 'base-results'
@@ -61,11 +64,8 @@ def key_of(inputs):
 
 def reusable(rec):
     """A result that may be kept: a clean first-time pass or a skip."""
-    if not rec or rec.get('splats'):
-        return False
-    if rec.get('status') == 'skip':
-        return True
-    return rec.get('status') == 'pass' and 'flaky' not in (rec.get('detail') or '')
+    o = kmmu_tap.outcome(rec)
+    return o == 'skip' or (o == 'pass' and not kmmu_tap.flaky(rec))
 
 
 class Cache:

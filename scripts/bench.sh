@@ -12,8 +12,7 @@
 set -e
 . "$(dirname "$0")/lib.sh"
 
-MODES=${KMMU_MODES:-tdp shadow-mmu}
-PATCHED_MODES=${KMMU_PATCHED_MODES-$(series_header patched-modes)}
+vm_matrix_settings	# MODES, PATCHED_MODES (KERNELS: both, always)
 list=${KMMU_BENCH_LIST:-$TOP/tests/bench.list}
 "$TOP/scripts/apply.sh"
 for k in base patched; do

@@ -5,26 +5,24 @@ side by side, with the difference.
 
 Usage: benchtable.py DIR...   (each DIR a vmrun.py run's output, named
 <kernel>-<mode>; the figures are the records' "figures" in results.json,
-which vmrun.py takes from the tests' output: "bench: NAME VALUE" lines and
-the upstream tests' own words, see vmrun.UPSTREAM_FIGURES).  A test listed
+read by kmmu_tap.load_run, which vmrun.py takes from the tests' output:
+"bench: NAME VALUE" lines and the upstream tests' own words, see
+vmrun.UPSTREAM_FIGURES).  A test listed
 twice (other arguments) is told apart by its number in the list, the same on
 both kernels.
 """
 
-import json
 import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kmmu_tap  # noqa: E402
 
 
 def table(dirs):
     figures = {}    # (mode, test, name) -> {kernel: value}
     for d in dirs:
-        p = os.path.join(d, 'results.json')
-        try:
-            with open(p) as f:
-                run = json.load(f)
-        except (OSError, ValueError) as e:
-            raise SystemExit('error: no results in %s (%s)' % (d, e))
+        run = kmmu_tap.load_run(d)
         kernel, mode = run['label'], run['mode']
         for t in run['tests']:
             test = '%s#%s' % (t['name'].split('/')[-1], t['id'])

@@ -47,23 +47,22 @@ initramfs=$KMMU_OUT/ept-initramfs.cpio.gz
 python3 "$TOP/scripts/vmrun.py" initramfs --bin "$bin" --list "$TEST_LIST" --out "$initramfs" >/dev/null
 
 dirs_base=() dirs_patched=()
-for mode in $MODES; do
-	for k in $KERNELS; do
-		d=$res/$k-$mode
-		rm -rf "$d"
-		mkdir -p "$d"
-		msg "Bochs run: $k kernel, $mode"
-		s=$(now)
-		python3 "$TOP/scripts/vmrun.py" run --kernel "$KMMU_OUT/trees/$k/build/arch/x86/boot/bzImage" \
-			--vmlinux "$KMMU_OUT/trees/$k/build/vmlinux" \
-			--initramfs "$initramfs" --list "$TEST_LIST" --mode "$mode" \
-			--label "$k" --out "$d" --max-seconds "$MAX_SECONDS" ${ONLY:+--only "$ONLY"} \
-			> "$d/vmrun.out" 2>&1 || true
-		cat "$d/vmrun.out"
-		echo "   $(( $(now) - s )) s; Bochs: $(cat "$d"/bochs-g*.speed 2>/dev/null | tr '\n' ' ')"
-		if [ "$k" = base ]; then dirs_base+=("$d"); else dirs_patched+=("$d"); fi
-	done
-done
+while read -r k mode; do
+	[ -n "$k" ] || continue
+	d=$res/$k-$mode
+	rm -rf "$d"
+	mkdir -p "$d"
+	msg "Bochs run: $k kernel, $mode"
+	s=$(now)
+	python3 "$TOP/scripts/vmrun.py" run --kernel "$KMMU_OUT/trees/$k/build/arch/x86/boot/bzImage" \
+		--vmlinux "$KMMU_OUT/trees/$k/build/vmlinux" \
+		--initramfs "$initramfs" --list "$TEST_LIST" --mode "$mode" \
+		--label "$k" --out "$d" --max-seconds "$MAX_SECONDS" ${ONLY:+--only "$ONLY"} \
+		> "$d/vmrun.out" 2>&1 < /dev/null || true
+	cat "$d/vmrun.out"
+	echo "   $(( $(now) - s )) s; Bochs: $(cat "$d"/bochs-g*.speed 2>/dev/null | tr '\n' ' ')"
+	if [ "$k" = base ]; then dirs_base+=("$d"); else dirs_patched+=("$d"); fi
+done <<< "$(vm_matrix "$MODES" "" "$KERNELS")"
 
 echo
 echo "== ept modes: $MODES; $(( $(now) - t0 )) s"

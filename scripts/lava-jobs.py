@@ -41,6 +41,7 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import kmmu_matrix  # noqa: E402
 import vmrun  # noqa: E402  (the list parser, modes and command line the VM runs use)
 
 TARGETS = {
@@ -199,23 +200,21 @@ def cmd_write(a):
             art['sha256'] = sha256(path)
         arts[name] = art
     written = []
-    for kernel in kernels:
-        kmodes = modes + (patched_modes if kernel == 'patched' else [])
-        for mode in kmodes:
-            for g in vmrun.groups_of([t for t in tests if mode in t['modes']]):
-                # groups_of numbers groups of the list it is given: the guest
-                # knows them by their number in the whole list.
-                whole = [x for x in vmrun.groups_of(tests) if x['boot'] == g['boot']][0]
-                g = dict(g, n=whole['n'], size=len(whole['tests']))
-                parts = shards(g, a.shard_minutes * 60)
-                for i, part in enumerate(parts, 1):
-                    name, d = job(a, kernel, mode, g, part, len(parts), i, arts)
-                    path = os.path.join(jobs_dir, name + '.yaml')
-                    with open(path, 'w') as f:
-                        f.write('# LAVA job: %s, written by scripts/lava-jobs.py from %s\n'
-                                % (name, os.path.relpath(a.list, os.path.dirname(HERE))))
-                        yaml.safe_dump(d, f, sort_keys=False, default_flow_style=False, width=1000)
-                    written.append(path)
+    for kernel, mode in kmmu_matrix.matrix(modes, patched_modes, list(kernels)):
+        for g in vmrun.groups_of([t for t in tests if mode in t['modes']]):
+            # groups_of numbers groups of the list it is given: the guest
+            # knows them by their number in the whole list.
+            whole = [x for x in vmrun.groups_of(tests) if x['boot'] == g['boot']][0]
+            g = dict(g, n=whole['n'], size=len(whole['tests']))
+            parts = shards(g, a.shard_minutes * 60)
+            for i, part in enumerate(parts, 1):
+                name, d = job(a, kernel, mode, g, part, len(parts), i, arts)
+                path = os.path.join(jobs_dir, name + '.yaml')
+                with open(path, 'w') as f:
+                    f.write('# LAVA job: %s, written by scripts/lava-jobs.py from %s\n'
+                            % (name, os.path.relpath(a.list, os.path.dirname(HERE))))
+                    yaml.safe_dump(d, f, sort_keys=False, default_flow_style=False, width=1000)
+                written.append(path)
     for p in written:
         print(p)
     return 0

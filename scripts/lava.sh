@@ -17,9 +17,7 @@ set -e
 . "$(dirname "$0")/lib.sh"
 
 need_group lava
-MODES=${KMMU_MODES:-tdp shadow-mmu}
-PATCHED_MODES=${KMMU_PATCHED_MODES-$(series_header patched-modes)}
-KERNELS=${KMMU_KERNELS:-base patched}
+vm_matrix_settings	# MODES, PATCHED_MODES, KERNELS
 TEST_LIST=${KMMU_TEST_LIST:-$TEST_LIST_DEFAULT}
 out=$KMMU_OUT/lava
 args=()

@@ -303,21 +303,23 @@ at_most() {
 	wait
 }
 
-# vm_matrix "MODES" "PATCHED_MODES" "KERNELS": the VM runs of make run and
-# make bench, "KERNEL MODE" a line each, in the order they go: each mode's
-# kernels side by side; the patched-only modes (mirror: they need what the
-# series adds) on the patched kernel alone.  The one place that matrix is made.
+# The kernel x mode matrix's settings, as make run, make bench and make lava
+# take them: MODES (KMMU_MODES, default "tdp shadow-mmu"), PATCHED_MODES
+# (KMMU_PATCHED_MODES, default the series header's "# patched-modes:"; empty:
+# none) and KERNELS (KMMU_KERNELS, default "base patched").
+vm_matrix_settings() {
+	MODES=${KMMU_MODES:-tdp shadow-mmu}
+	PATCHED_MODES=${KMMU_PATCHED_MODES-$(series_header patched-modes)}
+	KERNELS=${KMMU_KERNELS:-base patched}
+}
+
+# vm_matrix "MODES" "PATCHED_MODES" "KERNELS": the VM runs of make run, make
+# bench and make ept, "KERNEL MODE" a line each, in the order they go: each
+# mode's kernels side by side; the patched-only modes (mirror: they need what
+# the series adds) on the patched kernel alone.  Made by kmmu_matrix.py,
+# which make lava's jobs (lava-jobs.py) come from too.
 vm_matrix() {
-	local mode k
-	for mode in $1 $2; do
-		for k in $3; do
-			case " $1 " in
-			*" $mode "*) ;;
-			*) [ "$k" = patched ] || continue ;;
-			esac
-			echo "$k $mode"
-		done
-	done
+	python3 "$TOP/scripts/kmmu_matrix.py" "$1" "$2" "$3"
 }
 
 # The files a patch touches (git or plain unified diff), as paths in the

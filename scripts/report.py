@@ -61,6 +61,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vmrun import BASE_MODE_OF  # noqa: E402
 import scanconsole  # noqa: E402
+from kmmu_tap import flaky, load_run, outcome  # noqa: E402
 
 # How bad an outcome is.  A test the patched kernel did not run (its VM was
 # killed or stopped before it; that is a run problem of its own) has no
@@ -129,33 +130,17 @@ def signatures(rec):
 
 
 def load(dirs):
+    """{mode: run} of the results.json in each of DIRS."""
     runs = {}
     for d in dirs or []:
-        p = os.path.join(d, 'results.json')
-        if not os.path.exists(p):
-            raise SystemExit('error: no results in %s (did the VM run start?)' % d)
-        with open(p) as f:
-            r = json.load(f)
+        r = load_run(d)
         runs[r['mode']] = r
     return runs
-
-
-def outcome(rec):
-    if rec is None:
-        return None
-    if rec['splats']:
-        return 'splat'
-    return rec['status']
 
 
 def short(o):
     return {'pass': 'pass', 'skip': 'skip', 'fail': 'FAIL', 'timeout': 'TIMEOUT', 'hang': 'HANG',
             'notrun': 'not run', 'splat': 'SPLAT', None: '-'}[o]
-
-
-def flaky(rec):
-    """A pass that needed a retry (guest-init.sh or vmrun.py says so)."""
-    return bool(rec) and rec['status'] == 'pass' and 'flaky' in (rec['detail'] or '')
 
 
 def first_attempts(detail):
@@ -457,8 +442,7 @@ def main():
     patched, base = load(a.patched), load(a.base)
     confirm_runs = []
     for d in a.confirm:
-        with open(os.path.join(d, 'results.json')) as f:
-            confirm_runs.append(json.load(f))
+        confirm_runs.append(load_run(d))
     rows, counts, problems = [], {'passed': 0, 'failed': 0, 'skipped': 0}, []
     for mode, prun in patched.items():
         brun = base.get(mode)

@@ -31,9 +31,7 @@
 set -e
 . "$(dirname "$0")/lib.sh"
 
-MODES=${KMMU_MODES:-tdp shadow-mmu}
-PATCHED_MODES=${KMMU_PATCHED_MODES-$(series_header patched-modes)}
-KERNELS=${KMMU_KERNELS:-base patched}
+vm_matrix_settings	# MODES, PATCHED_MODES, KERNELS
 TEST_LIST=${KMMU_TEST_LIST:-$TEST_LIST_DEFAULT}
 MAX_SECONDS=${KMMU_MAX_SECONDS:-1800}
 ONLY=${KMMU_ONLY:-}
@@ -121,8 +119,7 @@ for r in "${runs[@]}"; do
 		# it: out/ of a CI clone is gone when it is over, and a soft lockup
 		# seen once is read from its backtrace, not from the verdict line.
 		rm -rf "$lastdir/$k-$mode.consoles"
-		if python3 -c 'import json, sys; d = json.load(open(sys.argv[1]))
-sys.exit(0 if d["problems"] or any(t["status"] not in ("pass", "skip") for t in d["tests"]) else 1)' "$d/results.json"; then
+		if python3 "$TOP/scripts/kmmu_tap.py" run-failed "$d"; then
 			mkdir -p "$lastdir/$k-$mode.consoles" && cp "$d"/console-g*.log "$lastdir/$k-$mode.consoles/" 2>/dev/null || true
 		fi
 	fi

@@ -11,7 +11,8 @@
 #      guest's yield count and per-test limit (tests/test-guest-init.sh), this
 #      script's steps on stubs (tests/test-testsh.sh), vmrun.py's parsers and
 #      runs on a fake QEMU (tests/test-vmrun.py), the verdicts on made-up runs
-#      (tests/test-report.py) and their text (tests/test-report-text.py), make
+#      (tests/test-report.py) and their text (tests/test-report-text.py), the TAP
+#      and results reader on made-up streams (tests/test-tap.py), make
 #      bench's table (tests/test-benchtable.py), the Bochs runner's
 #      logic (tests/test-bochsrun.py), a wedged guest on
 #      a fake QEMU (tests/test-hang-evidence.py), the reruns of a flaky test
@@ -47,30 +48,24 @@ bash "$TOP/scripts/install-deps.sh" || { echo "error: installing the Debian pack
 passed=0 failed=0 skipped=0
 step_rc=0
 
-# Count a TAP stream: "ok" (not SKIP) passes, "ok ... # SKIP" skips, "not ok" fails.
-count_tap() {
-	local p f s
-	p=$(grep -cE '^ok [0-9]+' "$1" || true)
-	s=$(grep -cE '^ok [0-9]+ .*# SKIP' "$1" || true)
-	f=$(grep -cE '^not ok [0-9]+' "$1" || true)
-	passed=$((passed + p - s)); skipped=$((skipped + s)); failed=$((failed + f))
+# Add a step's "N passed, N failed, N skipped" to the totals, as
+# scripts/kmmu_tap.py count reads its log: TAP ("ok" passes, "ok ... # SKIP"
+# skips, "not ok" fails, and so does each problem of the stream, such as no
+# plan or a Bail out!, said in a "not ok - STEP: ..." line), or with --table
+# the line a VM run's table ends with (none: a failure of its own).
+count_tap() {	# count_tap LOG [--table WHAT]
+	local out last p f s
+	out=$(python3 "$TOP/scripts/kmmu_tap.py" count "${@:2}" "$1")
+	last=${out##*$'\n'}
+	[ "$last" = "$out" ] || printf '%s\n' "${out%$'\n'*}"
+	case $last in
+	*[0-9]' passed, '*[0-9]' failed, '*[0-9]' skipped') read -r p _ f _ s _ <<< "${last//,/}" ;;
+	*) echo "not ok - counting $1: scripts/kmmu_tap.py failed"; p=0 f=1 s=0 ;;
+	esac
+	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 }
 
-# Add the "N passed, N failed, N skipped" line a VM run's table ends with; no
-# such line is a failure of its own.
-count_table() {	# count_table LOG WHAT
-	local last p f s
-	last=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$1" | tail -n 1)
-	if [ -n "$last" ]; then
-		read -r p _ f _ s _ <<< "$(echo "$last" | tr -d ',')"
-		passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-	else
-		echo "not ok - $2 produced no result table"
-		failed=$((failed + 1))
-	fi
-}
-
-step() {	# step NAME COMMAND...: run, show, count
+run_step() {	# run_step NAME COMMAND...: run, show, keep the output in test-NAME.log
 	local name=$1 log=$KMMU_OUT/test-$1.log rc start
 	shift
 	echo "=== $name"
@@ -83,29 +78,35 @@ step() {	# step NAME COMMAND...: run, show, count
 	return $rc
 }
 
-tap_step() {	# tap_step NAME COMMAND...: a step that prints TAP, its checks counted
-	step "$@"
-	[ $? -eq 0 ] || step_rc=1
+step() {	# step NAME COMMAND...: run_step, count its TAP; a failed exit fails make test
+	run_step "$@" || step_rc=1
 	count_tap "$KMMU_OUT/test-$1.log"
+}
+
+table_step() {	# table_step NAME WHAT COMMAND...: the same, counting the table it ends with
+	local name=$1 what=$2
+	shift 2
+	run_step "$name" "$@" || step_rc=1
+	count_tap "$KMMU_OUT/test-$name.log" --table "$what"
 }
 
 # 6. The mainline series' steps that need no VM: apply and build the patched
 #    7.3 kernel, then its static checks.  Their status goes to a file, so
 #    that they can run in another process ("test.sh --mainline-builds").
 mainline_builds() {
-	step mainline-prepare env KMMU_SERIES=mainline bash -c ". '$TOP/scripts/lib.sh' && '$TOP/scripts/apply.sh' &&
+	run_step mainline-prepare env KMMU_SERIES=mainline bash -c ". '$TOP/scripts/lib.sh' && '$TOP/scripts/apply.sh' &&
 		'$TOP/scripts/build-kernel.sh' \"\$KMMU_OUT/trees/patched\" >/dev/null"
 	local prc=$? src=0
 	if [ $prc -eq 0 ]; then
-		step mainline-static env KMMU_SERIES=mainline bash "$TOP/scripts/check-series.sh"
+		run_step mainline-static env KMMU_SERIES=mainline bash "$TOP/scripts/check-series.sh"
 		src=$?
 		# Its sparse check can fail: sid's sparse (tests/test-check-sparse.sh)
 		# on annotation misuses, and on an __rcu misuse injected into a copy
 		# of the patched 7.3 tree's tdp_iter.c (the tree is only read).
-		step mainline-sparse-harness env KMMU_SERIES=mainline bash -c ". '$TOP/scripts/lib.sh' &&
+		run_step mainline-sparse-harness env KMMU_SERIES=mainline bash -c ". '$TOP/scripts/lib.sh' &&
 			KMMU_SPARSE_TREE=\$KMMU_OUT/trees/patched exec bash '$TOP/tests/test-check-sparse.sh'"
 		[ $? -eq 0 ] || src=1
-		step mainline-send env KMMU_SERIES=mainline bash "$TOP/scripts/send.sh"
+		run_step mainline-send env KMMU_SERIES=mainline bash "$TOP/scripts/send.sh"
 		[ $? -eq 0 ] || src=1
 	fi
 	echo "$prc $src" > "$KMMU_OUT/mainline-builds.rc"
@@ -115,28 +116,29 @@ if [ "${1:-}" = --mainline-builds ]; then
 	exit 0
 fi
 
-tap_step scanner python3 "$TOP/tests/test-scanconsole.py"
-tap_step apply bash "$TOP/tests/test-apply.sh"
-tap_step series-git bash "$TOP/tests/test-series-git.sh"
-tap_step settings bash "$TOP/tests/test-settings.sh"
-tap_step lib bash "$TOP/tests/test-lib.sh"
-tap_step guest-init bash "$TOP/tests/test-guest-init.sh"
-tap_step testsh bash "$TOP/tests/test-testsh.sh"
-tap_step vmrun-py python3 "$TOP/tests/test-vmrun.py"
-tap_step verdicts python3 "$TOP/tests/test-report.py"
-tap_step report-text python3 "$TOP/tests/test-report-text.py"
-tap_step benchtable python3 "$TOP/tests/test-benchtable.py"
-tap_step bochsrun python3 "$TOP/tests/test-bochsrun.py"
-tap_step hang-evidence python3 "$TOP/tests/test-hang-evidence.py"
-tap_step reruns bash "$TOP/tests/test-reruns.sh"
-tap_step vmrun bash "$TOP/tests/test-vmrun.sh"
-tap_step busted bash "$TOP/tests/test-busted.sh"
-tap_step litmus bash "$TOP/scripts/check-litmus.sh"
-tap_step litmus-harness bash "$TOP/tests/test-check-litmus.sh"
+step scanner python3 "$TOP/tests/test-scanconsole.py"
+step apply bash "$TOP/tests/test-apply.sh"
+step series-git bash "$TOP/tests/test-series-git.sh"
+step settings bash "$TOP/tests/test-settings.sh"
+step lib bash "$TOP/tests/test-lib.sh"
+step guest-init bash "$TOP/tests/test-guest-init.sh"
+step testsh bash "$TOP/tests/test-testsh.sh"
+step vmrun-py python3 "$TOP/tests/test-vmrun.py"
+step verdicts python3 "$TOP/tests/test-report.py"
+step tap python3 "$TOP/tests/test-tap.py"
+step report-text python3 "$TOP/tests/test-report-text.py"
+step benchtable python3 "$TOP/tests/test-benchtable.py"
+step bochsrun python3 "$TOP/tests/test-bochsrun.py"
+step hang-evidence python3 "$TOP/tests/test-hang-evidence.py"
+step reruns bash "$TOP/tests/test-reruns.sh"
+step vmrun bash "$TOP/tests/test-vmrun.sh"
+step busted bash "$TOP/tests/test-busted.sh"
+step litmus bash "$TOP/scripts/check-litmus.sh"
+step litmus-harness bash "$TOP/tests/test-check-litmus.sh"
 
 # The bisect build needs a configured kernel: apply and configure first (the
 # main job reuses all of it).
-step prepare bash -c "'$TOP/scripts/apply.sh' && '$TOP/scripts/build-kernel.sh' '$KMMU_OUT/trees/patched' >/dev/null"
+run_step prepare bash -c "'$TOP/scripts/apply.sh' && '$TOP/scripts/build-kernel.sh' '$KMMU_OUT/trees/patched' >/dev/null"
 if [ $? -ne 0 ]; then
 	echo "not ok - apply and build the patched kernel"
 	failed=$((failed + 1))
@@ -147,15 +149,14 @@ passed=$((passed + 1))
 
 # After prepare: with the base tree there, it also checks the fixtures'
 # format and the class names against the kernel's own source.
-tap_step lockstat bash "$TOP/tests/test-lockstat.sh"
-
-tap_step static bash "$TOP/scripts/check-series.sh"
+step lockstat bash "$TOP/tests/test-lockstat.sh"
+step static bash "$TOP/scripts/check-series.sh"
 
 # make send (b4 prep --check, b4 send -o: the mails as a dry run) and make
 # lava (the jobs, LAVA's schema) on fake trees and artifacts, each check also
 # failing on a broken input; then the real series' dry run.
-tap_step send-lava bash "$TOP/tests/test-send-lava.sh"
-tap_step send bash "$TOP/scripts/send.sh"
+step send-lava bash "$TOP/tests/test-send-lava.sh"
+step send bash "$TOP/scripts/send.sh"
 
 mainline_count() {	# count what mainline_builds did; 0 when the VM run may go on
 	local prc src
@@ -196,18 +197,14 @@ fi
 if [ "${KMMU_SKIP_VM:-0}" = 1 ]; then
 	echo "=== vm: skipped (KMMU_SKIP_VM=1)"
 else
-	step vm bash "$TOP/scripts/run.sh"
-	[ $? -eq 0 ] || step_rc=1
-	count_table "$KMMU_OUT/test-vm.log" "the VM run"
-	tap_step splat bash "$TOP/tests/test-splat-detection.sh"
+	table_step vm "the VM run" bash "$TOP/scripts/run.sh"
+	step splat bash "$TOP/tests/test-splat-detection.sh"
 	# The Intel side, smallest part (make ept-spike): the patched kernel in
 	# Bochs with VMX and EPT (A/D bits, PML), the smoke test and in-place
 	# huge page recovery with NX huge pages on (EPT's X bit).  About two
 	# minutes, while the mainline builds, if still going, finish at low
 	# priority; make ept runs the whole Intel list, base vs patched.
-	step ept-spike env KMMU_EPT_SPIKE=1 bash "$TOP/scripts/ept.sh"
-	[ $? -eq 0 ] || step_rc=1
-	count_table "$KMMU_OUT/test-ept-spike.log" "the Bochs EPT run"
+	table_step ept-spike "the Bochs EPT run" env KMMU_EPT_SPIKE=1 bash "$TOP/scripts/ept.sh"
 fi
 
 # 7. The mainline series on its own base (7.3): the builds above, then the
@@ -225,9 +222,7 @@ else
 		mainline_builds
 	fi
 	if mainline_count && [ "${KMMU_SKIP_VM:-0}" != 1 ]; then
-		step mainline-vm env KMMU_SERIES=mainline bash "$TOP/scripts/run.sh"
-		[ $? -eq 0 ] || step_rc=1
-		count_table "$KMMU_OUT/test-mainline-vm.log" "the mainline VM run"
+		table_step mainline-vm "the mainline VM run" env KMMU_SERIES=mainline bash "$TOP/scripts/run.sh"
 	fi
 fi
 

@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scanconsole  # noqa: E402
 import basecache  # noqa: E402
 import bochsrun  # noqa: E402
+import kmmu_tap  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_LIST = os.path.join(TOP, 'tests', 'kvm-tests.list')
@@ -339,28 +340,28 @@ def cmd_initramfs(a):
 
 # ---------------------------------------------------------------------- run
 
-_RESULT = re.compile(r'^(ok|not ok) (\d+) (\S+)(?: # (.*))?$')
-
-
 def parse_tap(text):
-    """Return (results by id, begun ids in order, boot info lines)."""
+    """Return (results by id, begun ids in order, boot info lines) of the
+    guest's TAP (guest-init.sh; read by kmmu_tap.parse, its "# kmmu-"
+    comments are the markers)."""
     results, begun, info = {}, [], []
-    for line in text.splitlines():
+    stream = kmmu_tap.parse(text)
+    for _, line in stream.comments:
         if line.startswith('# kmmu-begin '):
             begun.append(int(line.split()[2]))
         elif line.startswith('# kmmu-'):
             info.append(line[2:])
-        m = _RESULT.match(line)
-        if m:
-            tid = int(m.group(2))
-            directive = m.group(4) or ''
-            if m.group(1) == 'ok':
-                status = 'skip' if directive.startswith('SKIP') else 'pass'
-            else:
-                status = 'timeout' if directive.startswith('TIMEOUT') else 'fail'
-            secs = re.search(r'time=([\d.]+)s', directive)
-            results[tid] = {'status': status, 'detail': directive,
-                            'secs': float(secs.group(1)) if secs else None}
+    for r in stream.results:
+        if r.number is None:
+            continue
+        directive = r.comment or ''
+        if r.ok:
+            status = 'skip' if r.directive == 'SKIP' else 'pass'
+        else:
+            status = 'timeout' if directive.startswith('TIMEOUT') else 'fail'
+        secs = re.search(r'time=([\d.]+)s', directive)
+        results[r.number] = {'status': status, 'detail': directive,
+                             'secs': float(secs.group(1)) if secs else None}
     return results, begun, info
 
 
@@ -372,7 +373,8 @@ def test_output(text, tid):
             inside = True
             continue
         if inside:
-            if _RESULT.match(line):
+            depth, kind, _ = kmmu_tap.parse_line(line)
+            if kind == 'result' and depth == 0:
                 break
             out.append(line[2:] if line.startswith('# ') else line)
     return out
@@ -1025,17 +1027,15 @@ def cmd_run(a):
     with open(os.path.join(a.out, 'results.tap'), 'w') as f:
         f.write('TAP version 13\n1..%d\n' % len(records))
         for n, r in enumerate(records, 1):
-            ok = r['status'] in ('pass', 'skip') and not r['splats']
             directive = r['detail'] or ''
             if r['splats']:
                 directive = 'kernel splat: ' + r['splats'][0]
-            f.write('%s %d %s%s\n' % ('ok' if ok else 'not ok', n, r['key'],
-                                      ' # ' + directive if directive else ''))
+            f.write(kmmu_tap.Result(not kmmu_tap.bad(r), n, r['key'], directive or None).line() + '\n')
         for p in run_problems:
             f.write('# run problem: %s\n' % p)
-    bad = [r for r in records if r['status'] not in ('pass', 'skip') or r['splats']]
-    npass = sum(1 for r in records if r['status'] == 'pass' and not r['splats'])
-    nskip = sum(1 for r in records if r['status'] == 'skip' and not r['splats'])
+    bad = [r for r in records if kmmu_tap.bad(r)]
+    npass = sum(1 for r in records if kmmu_tap.outcome(r) == 'pass')
+    nskip = sum(1 for r in records if kmmu_tap.outcome(r) == 'skip')
     print('%s/%s: %d tests: %d pass, %d skip, %d fail%s%s' % (
         a.label, a.mode, len(records), npass, nskip, len(bad),
         ' (%d reused from the cache: base run of %s)' % (nreused, ', '.join(sorted(reused_dates)))

@@ -11,7 +11,7 @@
 
 top=$work/top
 mkdir -p "$top/scripts" "$top/tests"
-cp "$TOP/scripts/lib.sh" "$TOP/scripts/run.sh" "$TOP/scripts/report.py" "$TOP/scripts/scanconsole.py" "$top/scripts/"
+cp "$TOP/scripts/lib.sh" "$TOP/scripts/run.sh" "$TOP/scripts/report.py" "$TOP/scripts/scanconsole.py" "$TOP/scripts/kmmu_tap.py" "$TOP/scripts/kmmu_matrix.py" "$top/scripts/"
 cp "$TOP/scripts/deps.list" "$top/scripts/"
 printf '# base-version: 6.12.117-1~deb12u1\n' > "$top/series"
 # Stubs: nothing to fetch, apply or build.

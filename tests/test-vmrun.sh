@@ -246,7 +246,7 @@ t "the initramfs is the same bytes for the same files (new mtimes too), other by
 # and the report files are written.
 top=$work/top
 mkdir -p "$top/scripts" "$top/tests" "$work/path" "$work/e2e-bin"
-cp "$TOP"/scripts/{lib.sh,run.sh,vmrun.py,basecache.py,bochsrun.py,report.py,scanconsole.py,guest-init.sh,deps.list} "$top/scripts/"
+cp "$TOP"/scripts/{lib.sh,run.sh,vmrun.py,basecache.py,bochsrun.py,report.py,scanconsole.py,kmmu_tap.py,kmmu_matrix.py,guest-init.sh,deps.list} "$top/scripts/"
 printf '# base-version: 6.12.117-1~deb12u1\n' > "$top/series"
 cat > "$top/scripts/apply.sh" <<'EOF'
 #!/bin/sh
