@@ -64,6 +64,17 @@ check "a failed mainline build in the background is counted, and its VM step not
 		 tail -n 1 '$work/log' | grep -qx '30 passed, 1 failed, 0 skipped' &&
 		 ! grep -q 'mainline vm-start' '$work/top2/events'"
 
+# A step whose TAP is broken counts as a failure, whatever its exit status:
+# one stream without its plan (a test killed half way), one that bails out.
+mkfake_top "$work/top4"
+printf '#!/bin/sh\necho "TAP version 13"; echo "ok 1 stub"\n' > "$work/top4/tests/test-report.py"
+printf '#!/bin/sh\necho "TAP version 13"; echo "ok 1 stub"; echo "Bail out! no disk"; echo "1..1"\n' > "$work/top4/tests/test-lib.sh"
+(cd "$work/top4" && SKIP_MAINLINE=1 KMMU_SKIP_MAINLINE=1 bash scripts/test.sh) > "$work/log" 2>&1
+rc=$?
+check "a step whose TAP has no plan, and one that bails out, each count as a failure named after it" \
+	bash -c "[ $rc -ne 0 ] && grep -q '^not ok - verdicts: ' '$work/log' && grep -q '^not ok - lib: ' '$work/log' &&
+		 tail -n 1 '$work/log' | grep -q ' 2 failed, '"
+
 mkfake_top "$work/top3"
 (cd "$work/top3" && SLOW_MAINLINE="$work/slow.pid" exec bash scripts/test.sh) > "$work/log" 2>&1 &
 tpid=$!
