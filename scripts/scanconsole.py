@@ -8,6 +8,13 @@ report, KASAN/UBSAN report, RCU stall, soft/hard lockup, hung task or a
 the test that was running, from the "kmmu: begin test ID NAME" markers that
 the guest init writes to /dev/kmsg.
 
+One report is not a splat: the kernel's own report of an allocation that
+failed ("vmalloc error: ..." or "page allocation failure: ...", and the
+Call Trace after it) during a test that injected that failure on purpose,
+i.e. after a "FAULT_INJECTION: forcing a failure" line of the same test.  A
+failed allocation is what such a test asks for; anything else in it still
+counts, and so does an allocation failure nothing injected.
+
 Usage: scanconsole.py LOG...   (prints findings, exit 1 when any)
 """
 
@@ -50,6 +57,8 @@ PATTERNS = [
 _COMPILED = [(k, re.compile(_PREFIX + p)) for k, p in PATTERNS]
 _BEGIN = re.compile(_PREFIX + r'kmmu: begin test (\d+) (\S+)')
 _END = re.compile(_PREFIX + r'kmmu: end test (\d+) ')
+_INJECTED = re.compile(_PREFIX + r'FAULT_INJECTION: forcing a failure')
+_ALLOC_FAILURE = re.compile(_PREFIX + r'.*: (vmalloc error: |page allocation failure: )')
 
 
 def scan_lines(lines):
@@ -58,14 +67,24 @@ def scan_lines(lines):
     current = None
     # A WARNING is followed by its own "Call Trace:"; report a splat once.
     last_report = -100
+    injected = False
     for n, raw in enumerate(lines, 1):
         line = raw.rstrip('\r\n')
         m = _BEGIN.match(line)
         if m:
             current = '%s %s' % (m.group(1), m.group(2))
+            injected, last_report = False, -100
             continue
         if _END.match(line):
             current = None
+            injected, last_report = False, -100
+            continue
+        if _INJECTED.match(line):
+            injected = current is not None
+            continue
+        if injected and _ALLOC_FAILURE.match(line):
+            # Its Call Trace follows: covered by the window below.
+            last_report = n
             continue
         for kind, rx in _COMPILED:
             if rx.match(line):

@@ -39,12 +39,25 @@
  * remove it instead, and the test then also checks the backend's counters
  * (removals happened, no rule broken, mirror and external tables agree).
  *
+ * With -f (fault injection, one vCPU), the first KVM_RUN, whose VMRUN makes
+ * L0 build the VM's first shadow root, runs with every slab and page
+ * allocation made from kvm_mmu_alloc_page_hash() failing (failslab and
+ * fail_page_alloc, their stack-trace filter set to that function, for the
+ * vCPU's thread only): KVM_RUN must fail with ENOMEM, and a second KVM_RUN,
+ * without the failures, must build the root and run L2 as usual.  A kernel
+ * that published the hash's absence as "shadow root allocated" would warn,
+ * or oops, on the retry.  It needs CONFIG_FAULT_INJECTION_STACKTRACE_FILTER
+ * (make kasan's kernel) and skips without it, or on a kernel that allocates
+ * the hash when the VM is created (no kvm_mmu_alloc_page_hash()).
+ *
  * The library's run_guest() keeps L1's registers in a single global while L2
  * runs, which is not safe with several vCPUs, so L1 enters L2 with its own
  * small VMRUN wrapper; the rest is the library's SVM setup.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,12 +291,117 @@ static vm_paddr_t npt_build(struct kvm_vm *vm, uint64_t size, uint64_t offset,
 
 static pthread_barrier_t start_barrier;
 
+#define FI_DIR(cap)	"/sys/kernel/debug/" cap "/"
+
+static bool fault_inject;
+static uint64_t fi_start, fi_end;
+
+static void fi_write(const char *path, const char *fmt, ...)
+{
+	char buf[64];
+	va_list ap;
+	FILE *f;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	f = fopen(path, "w");
+	TEST_ASSERT(f, "open %s", path);
+	TEST_ASSERT(fputs(buf, f) >= 0 && !fclose(f), "write '%s' to %s", buf, path);
+}
+
+/*
+ * [start, end) of a kernel function, from /proc/kallsyms: its address and the
+ * next higher symbol's.  False if there is no such (non-inlined) function.
+ */
+static bool kallsyms_range(const char *name, uint64_t *start, uint64_t *end)
+{
+	char line[256], sym[128], type;
+	uint64_t addr, next = ~0ull;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	TEST_ASSERT(f, "open /proc/kallsyms");
+	*start = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx %c %127s", &addr, &type, sym) == 3 &&
+		    !strcmp(sym, name))
+			*start = addr;
+	rewind(f);
+	while (*start && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx %c %127s", &addr, &type, sym) == 3 &&
+		    addr > *start && addr < next)
+			next = addr;
+	fclose(f);
+	*end = next;
+	return *start && next != ~0ull;
+}
+
+/*
+ * Fail every allocation of one capability (failslab, fail_page_alloc) whose
+ * stack has a return address in [fi_start, fi_end), for tasks that ask for it
+ * (/proc/thread-self/make-it-fail), or stop failing (probability 0).
+ */
+static void fi_setup(const char *dir, bool on)
+{
+	char path[128];
+
+#define FI(file, ...) do {						\
+		snprintf(path, sizeof(path), "%s%s", dir, file);	\
+		fi_write(path, __VA_ARGS__);				\
+	} while (0)
+	if (!on) {
+		FI("probability", "0");
+		return;
+	}
+	FI("task-filter", "Y");
+	FI("ignore-gfp-wait", "N");
+	FI("require-start", "%lu", fi_start);
+	FI("require-end", "%lu", fi_end);
+	FI("stacktrace-depth", "32");
+	FI("interval", "1");
+	FI("times", "-1");
+	FI("verbose", "1");
+	FI("probability", "100");
+	if (strstr(dir, "fail_page_alloc")) {
+		FI("min-order", "0");
+		FI("ignore-gfp-highmem", "N");
+	}
+#undef FI
+}
+
+/*
+ * The first KVM_RUN of the only vCPU, with the page hash's allocation
+ * failing: L1's first VMRUN needs a shadow root, and the VM's first one
+ * allocates the hash.  ENOMEM, and the vCPU can then run again.
+ */
+static void fi_first_run(struct kvm_vcpu *vcpu)
+{
+	int r, err;
+
+	fi_setup(FI_DIR("failslab"), true);
+	fi_setup(FI_DIR("fail_page_alloc"), true);
+	fi_write("/proc/thread-self/make-it-fail", "1");
+	r = _vcpu_run(vcpu);
+	err = errno;
+	fi_write("/proc/thread-self/make-it-fail", "0");
+	fi_setup(FI_DIR("failslab"), false);
+	fi_setup(FI_DIR("fail_page_alloc"), false);
+
+	TEST_ASSERT(r == -1 && err == ENOMEM,
+		    "KVM_RUN with the page hash allocation failing: returned %d (errno %d, exit reason %u), expected -1 with ENOMEM",
+		    r, err, vcpu->run->exit_reason);
+	pr_info("fault injection: the first shadow root's KVM_RUN failed with ENOMEM, running again\n");
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct kvm_vcpu *vcpu = arg;
 	struct ucall uc;
 
 	pthread_barrier_wait(&start_barrier);
+
+	if (fault_inject)
+		fi_first_run(vcpu);
 
 	for (;;) {
 		vcpu_run(vcpu);
@@ -309,6 +427,8 @@ static void help(const char *name)
 	printf(" -i: L2 runs per vCPU, each with a new pattern (default %d)\n",
 	       DEFAULT_ITERATIONS);
 	printf(" -p: a KVM_X86_SW_PROTECTED_VM (mirror roots with kvm.mirror_sw=1)\n");
+	printf(" -f: the first shadow root's page hash allocation fails once (-n 1;\n"
+	       "     CONFIG_FAULT_INJECTION_STACKTRACE_FILTER, failslab, fail_page_alloc)\n");
 	exit(0);
 }
 
@@ -329,7 +449,7 @@ int main(int argc, char *argv[])
 	struct kvm_vm *vm;
 	int opt, i;
 
-	while ((opt = getopt(argc, argv, "hn:m:i:p")) != -1) {
+	while ((opt = getopt(argc, argv, "hn:m:i:pf")) != -1) {
 		switch (opt) {
 		case 'n':
 			nr_vcpus = atoi_positive("Number of vCPUs", optarg);
@@ -343,6 +463,9 @@ int main(int argc, char *argv[])
 		case 'p':
 			shape.type = KVM_X86_SW_PROTECTED_VM;
 			break;
+		case 'f':
+			fault_inject = true;
+			break;
 		case 'h':
 		default:
 			help(argv[0]);
@@ -351,6 +474,18 @@ int main(int argc, char *argv[])
 
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_SVM));
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_NPT));
+	if (fault_inject) {
+		TEST_ASSERT(nr_vcpus == 1, "-f needs -n 1: the failures are injected into one vCPU's thread");
+		__TEST_REQUIRE(!access(FI_DIR("failslab") "require-start", W_OK) &&
+			       !access(FI_DIR("fail_page_alloc") "require-start", W_OK),
+			       "no failslab/fail_page_alloc stack-trace filter in debugfs (CONFIG_FAULT_INJECTION_STACKTRACE_FILTER off: make kasan's kernel has it)");
+		__TEST_REQUIRE(get_kvm_param_bool("tdp_mmu"),
+			       "the shadow MMU (kvm.tdp_mmu=0) allocates the page hash when the VM is created");
+		__TEST_REQUIRE(kallsyms_range("kvm_mmu_alloc_page_hash", &fi_start, &fi_end),
+			       "no kvm_mmu_alloc_page_hash() in /proc/kallsyms: this kernel allocates the page hash when the VM is created");
+		pr_info("fault injection: allocations from kvm_mmu_alloc_page_hash() [0x%lx, 0x%lx) fail\n",
+			fi_start, fi_end);
+	}
 	if (shape.type == KVM_X86_SW_PROTECTED_VM) {
 		TEST_REQUIRE(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM));
 		mirror = read_kvm_param("mirror_sw") == 1;
