@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""The one reader of test results: TAP streams and vmrun.py's results.json.
+"""The one reader of test results: TAP streams and vmrun.py's results.json;
+and the one runner that prints a unittest module's cases as TAP (run_tests,
+main_tests: the tests/test-*.py modules written with unittest).
 
 TAP as the project's steps and the guest print it (TAP version 13, KTAP):
 
@@ -298,16 +300,19 @@ def run_failed(run):
 # ------------------------------------------- unittest modules that print TAP
 
 class _TapResult(unittest.TestResult):
+    """A TAP line a test as it ends: "ok N DESC", "not ok N DESC", with a
+    failure's traceback after it as "#   " lines."""
+
     def __init__(self, out):
         super().__init__()
         self.out, self.n = out, 0
 
     def _line(self, test, ok, comment='', diag=''):
         self.n += 1
-        desc = (test.shortDescription() or str(test)).replace('#', '\\#')
-        self.out.write('%s %d %s%s\n' % ('ok' if ok else 'not ok', self.n, desc,
+        desc = getattr(test, 'tap_name', None) or test.shortDescription() or test.id()
+        self.out.write('%s %d %s%s\n' % ('ok' if ok else 'not ok', self.n, desc.replace('#', '\\#'),
                                          ' # ' + comment if comment else ''))
-        for line in diag.rstrip('\n').splitlines() if diag else []:
+        for line in diag.rstrip('\n').splitlines():
             self.out.write('#   %s\n' % line)
         self.out.flush()
 
@@ -320,6 +325,8 @@ class _TapResult(unittest.TestResult):
         self._line(test, False, diag=self.failures[-1][1])
 
     def addError(self, test, err):
+        # Also a setUpClass (or setUpModule) that failed, whose tests then
+        # do not run: a "not ok" line of its own, named after it.
         super().addError(test, err)
         self._line(test, False, diag=self.errors[-1][1])
 
@@ -336,22 +343,47 @@ class _TapResult(unittest.TestResult):
         self._line(test, False, 'unexpected success')
 
 
+def module_suite(module):
+    """The test cases of MODULE (a module or its name) in the order it
+    defines them: its TestCase classes, then each one's test methods (its
+    own, after those it inherits), not unittest's alphabetical order."""
+    if isinstance(module, str):
+        module = sys.modules[module]
+    loader = unittest.defaultTestLoader
+    s = unittest.TestSuite()
+    for c in vars(module).values():
+        if isinstance(c, type) and issubclass(c, unittest.TestCase) and c.__module__ == module.__name__:
+            order = list(dict.fromkeys(k for base in reversed(c.__mro__) for k in vars(base)))
+            for k in sorted(loader.getTestCaseNames(c), key=order.index):
+                s.addTest(c(k))
+    return s
+
+
 def run_tests(suite, out=None):
-    """Run a unittest suite and print TAP: the version, the plan, a line a
-    test (its docstring's first line), the traceback of a failure as "#   "
-    lines.  Returns the exit status: 1 when a test failed."""
+    """Run a unittest suite and print TAP: the version, a line a test, as
+    it ends, then the plan "1..N".  A test's description is self.tap_name
+    when it sets one (one that names a value it found, e.g. an exit status),
+    else its docstring's first line, else its id; a '#' in it is escaped.
+    self.skipTest(WHY) gives "ok N DESC # SKIP WHY"; an expected failure
+    "not ok N DESC # TODO ..." (counted as skipped), an unexpected success a
+    "not ok".  Returns the exit status: 1 when a test failed."""
     out = out or sys.stdout
-    out.write('TAP version 13\n1..%d\n' % suite.countTestCases())
+    out.write('TAP version 13\n')
     out.flush()
     result = _TapResult(out)
     suite.run(result)
+    # The plan last: a setUpClass that fails is one line for all its tests.
+    out.write('1..%d\n' % result.n)
+    out.flush()
     return 0 if result.wasSuccessful() else 1
 
 
 def main_tests(module='__main__'):
-    """unittest.main() with TAP: the test cases of MODULE, exit status 1
-    when one fails."""
-    sys.exit(run_tests(unittest.defaultTestLoader.loadTestsFromModule(sys.modules[module])))
+    """unittest.main() with TAP, for a test module's last line:
+        sys.exit(kmmu_tap.main_tests(sys.modules[__name__]))
+    runs MODULE's test cases (module_suite) and returns run_tests' exit
+    status."""
+    return run_tests(module_suite(module))
 
 
 # ------------------------------------------------------------ command line

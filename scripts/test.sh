@@ -3,8 +3,9 @@
 # The project's tests, in order:
 #   1. the console scanner on recorded logs         (tests/test-scanconsole.py)
 #   2. the harness's own tests, a file per script they test (shell ones source
-#      tests/lib-tap.sh; Python ones are unittest modules printing TAP through
-#      tests/taptest.py): on a small fake kernel tree (tests/lib-fake-tree.sh)
+#      tests/lib-tap.sh; Python unittest ones print TAP through the runner of
+#      scripts/kmmu_tap.py, by tests/taptest.py): on a small fake kernel tree
+#      (tests/lib-fake-tree.sh)
 #      apply.sh (tests/test-apply.sh), make edit, export and send's out/git
 #      (tests/test-series-git.sh), the KMMU_ settings and make help
 #      (tests/test-settings.sh), lib.sh's helpers (tests/test-lib.sh); the

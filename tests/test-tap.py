@@ -2,12 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0
 """Check scripts/kmmu_tap.py, the one reader of TAP and results.json, on
 made-up streams: what it reads from each line, the verdicts (a stream that
-must fail does), the counts make test sums up, and its command line.
-Prints TAP (a unittest module, run by kmmu_tap.main_tests).
+must fail does), the counts make test sums up, and its command line; and
+its runner of unittest modules on a made-up one (a failure, a setUpClass
+that fails, skips, the order).  Prints TAP (a unittest module).
 
 KMMU_TEST_TAP=FILE checks another kmmu_tap.py (default: scripts/kmmu_tap.py
-of this tree): a parser broken on purpose must fail the checks of what it
-broke, which shows that they can fail.
+of this tree): a parser or runner broken on purpose must fail the checks of
+what it broke, which shows that they can fail.  This module's own TAP comes
+from this tree's runner (taptest.main) all the same, so that a broken one
+under test cannot hide its failures.
 """
 
 import importlib.util
@@ -19,6 +22,8 @@ import sys
 import tempfile
 import textwrap
 import unittest
+
+import taptest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = os.path.join(os.path.dirname(HERE), 'scripts')
@@ -352,33 +357,144 @@ class CommandLine(unittest.TestCase):
             self.assertEqual(self.cli('run-failed', d)[0], 1)
 
 
+# A made-up test module for the runner: its classes and methods are not in
+# alphabetical order; each kind of outcome, and a setUpClass that fails.
+MADE_UP = '''
+import importlib.util
+import sys
+import unittest
+
+spec = importlib.util.spec_from_file_location('kmmu_tap', %r)
+kt = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(kt)
+
+
+class Zeta(unittest.TestCase):
+    def test_z(self):
+        """passes"""
+
+    def test_a(self):
+        """fails"""
+        self.assertEqual(1, 2)
+
+    @unittest.skip('no reason to run')
+    def test_m(self):
+        """skips"""
+
+    def test_b(self):
+        """names itself"""
+        self.tap_name = 'named after 42'
+
+    def test_0(self):
+        """not a # SKIP"""
+
+
+class Alpha(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        raise RuntimeError('no fixture')
+
+    def test_never(self):
+        """never runs"""
+
+
+class Mid(unittest.TestCase):
+    def test_y(self):
+        """skips inside"""
+        self.skipTest('not here')
+
+    @unittest.expectedFailure
+    def test_x(self):
+        """fails as expected"""
+        self.assertEqual(1, 2)
+
+
+if __name__ == '__main__':
+    sys.exit(kt.main_tests(sys.modules[__name__]))
+'''
+
+
+def run_made_up(source):
+    """Run a made-up test module of SOURCE (%r: the kmmu_tap.py to run it
+    with): (exit status, its output's lines)."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, 'test-made-up.py')
+        with open(path, 'w') as f:
+            f.write(source % TAP)
+        p = subprocess.run([sys.executable, path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=60)
+    return p.returncode, p.stdout.splitlines()
+
+
 class Runner(unittest.TestCase):
-    """run_tests: unittest cases as TAP."""
+    """main_tests and run_tests, the one runner of the unittest modules, on
+    a made-up module run as a test module is."""
 
-    def test_tap_of_a_suite(self):
-        """a pass, a failure with its traceback as diagnostics, a skip; TAP kmmu_tap reads"""
+    @classmethod
+    def setUpClass(cls):
+        cls.rc, cls.lines = run_made_up(MADE_UP)
+        cls.results = [x for x in cls.lines if x.startswith(('ok ', 'not ok '))]
+
+    def after(self, line):
+        """The "#   " lines after LINE."""
+        i = self.lines.index(line) + 1
+        j = i
+        while j < len(self.lines) and self.lines[j].startswith('#   '):
+            j += 1
+        return self.lines[i:j]
+
+    def test_failure(self):
+        """a failing test: "not ok", its traceback as comment lines after it, exit status 1"""
+        self.assertIn('not ok 2 fails', self.lines)
+        self.assertTrue(any(x.startswith('#   AssertionError: 1 != 2') for x in self.after('not ok 2 fails')),
+                        self.lines)
+        self.assertEqual(self.rc, 1)
+
+    def test_setupclass_error(self):
+        """a setUpClass that fails: a "not ok" line of its own, its class's tests not run"""
+        bad = [x for x in self.results if x.startswith('not ok ') and 'setUpClass' in x]
+        self.assertEqual(bad, ['not ok 6 setUpClass (__main__.Alpha)'], self.lines)
+        self.assertTrue(any('RuntimeError: no fixture' in x for x in self.after(bad[0])), self.lines)
+        self.assertFalse(any('never runs' in x for x in self.lines))
+
+    def test_skip(self):
+        """@unittest.skip and self.skipTest: ok N DESC # SKIP WHY"""
+        self.assertIn('ok 3 skips # SKIP no reason to run', self.results)
+        self.assertIn('ok 7 skips inside # SKIP not here', self.results)
+
+    def test_order(self):
+        """the module's order: classes, then methods, as it defines them"""
+        self.assertEqual([x.partition(' %d ' % n)[2] for n, x in enumerate(self.results, 1)],
+                         ['passes', 'fails', 'skips # SKIP no reason to run', 'named after 42',
+                          'not a \\# SKIP', 'setUpClass (__main__.Alpha)', 'skips inside # SKIP not here',
+                          'fails as expected # TODO expected failure'])
+
+    def test_stream(self):
+        """the version first, the plan last, and kmmu_tap reads it: 3 passed, 2 failed, 3 skipped"""
+        self.assertEqual((self.lines[0], self.lines[-1]), ('TAP version 13', '1..8'))
+        s = kt.parse('\n'.join(self.lines))
+        self.assertEqual((s.problems, s.counts()), ([], (3, 2, 3)))
+
+    def test_all_pass(self):
+        """a module whose tests pass: exit status 0"""
+        rc, lines = run_made_up(MADE_UP.replace('self.assertEqual(1, 2)\n\n    @unittest.skip', '\n    @unittest.skip')
+                                .replace("raise RuntimeError('no fixture')", 'pass'))
+        self.assertEqual((rc, [x for x in lines if x.startswith('not ok') and 'TODO' not in x]), (0, []))
+
+    def test_run_tests(self):
+        """run_tests(suite, out): a suite's TAP to OUT"""
         class T(unittest.TestCase):
-            def test_a(self):
-                """passes"""
-
             def test_b(self):
                 """fails"""
                 self.assertEqual(1, 2)
 
-            @unittest.skip('no reason to run')
-            def test_c(self):
-                """skips"""
+            def test_a(self):
+                """passes"""
         out = io.StringIO()
         rc = kt.run_tests(unittest.defaultTestLoader.loadTestsFromTestCase(T), out)
         lines = out.getvalue().splitlines()
-        self.assertEqual(rc, 1)
-        self.assertEqual(lines[:3], ['TAP version 13', '1..3', 'ok 1 passes'])
-        self.assertEqual(lines[3], 'not ok 2 fails')
-        self.assertTrue(any(x.startswith('#   AssertionError') for x in lines))
-        self.assertEqual(lines[-1], 'ok 3 skips # SKIP no reason to run')
-        s = kt.parse(out.getvalue())
-        self.assertEqual((s.problems, s.counts()), ([], (1, 1, 1)))
+        self.assertEqual((rc, lines[:3], lines[-1]), (1, ['TAP version 13', 'ok 1 passes', 'not ok 2 fails'], '1..2'))
 
 
 if __name__ == '__main__':
-    kt.main_tests()
+    sys.exit(taptest.main(sys.modules[__name__]))
