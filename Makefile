@@ -9,6 +9,8 @@
 #   make apply     lay out base and patched trees (KSRC=DIR for your own tree)
 #   make build     build the base and patched kernels
 #   make check     checkpatch --strict, bisect build with W=1, sparse vs base
+#   make check-configs   arch/x86/kvm with Debian's amd64 config (modules, modpost) and ARCH=i386, vs base
+#   make check-configs-busted   each patch in tests/busted/configs/ makes make check-configs fail
 #   make edit      turn the series into a git branch of the base, to edit
 #   make export    write that branch back to patches/ and series
 #   make send      write the cover letter and patch mails with b4 (dry run)
@@ -100,7 +102,7 @@ empty :=
 space := $(empty) $(empty)
 MAKEOVERRIDES := $(strip $(foreach v,$(filter-out $(KNOBS) KMMU_%,$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))),$(v)=$(subst $(space),\$(space),$(value $(v)))))
 
-.PHONY: run test base apply build selftests check edit export send bench mirror-cost kasan scanner-test clean help \
+.PHONY: run test base apply build selftests check check-configs check-configs-busted edit export send bench mirror-cost kasan scanner-test clean help \
 	deps fresh-check knobs lava litmus ept ept-spike busted
 
 help:
@@ -131,6 +133,12 @@ selftests: deps
 
 check: deps
 	bash $(S)/check-series.sh
+
+check-configs: deps apply
+	bash $(S)/check-configs.sh
+
+check-configs-busted: deps apply
+	bash $(S)/check-configs.sh --busted
 
 edit: deps
 	bash $(S)/series-git.sh import
