@@ -18,6 +18,7 @@
 #   make bench     benchmarks (tests/bench.list), base vs patched kernel, same run; then mirror-cost
 #   make mirror-cost   object code of the TDP MMU before feature 3 and after it, mirror backend off
 #   make kasan     build and run the patched kernel with KASAN (separate build)
+#   make kcsan     base and patched kernels with KCSAN (separate builds), their race reports compared
 #   make busted    each deliberately broken kernel (tests/busted/*.patch on the series) fails its test
 #   make ept       Intel VMX/EPT: tests/ept-tests.list in Bochs, base vs patched (after make build)
 #   make ept-spike one Bochs boot of the patched kernel: kvm_intel with EPT, huge page recovery
@@ -63,7 +64,7 @@
 # knob: JOBS=N                   kernel build jobs (default: nproc)
 # knob: KBUILD_DIR=DIR           build the kernel there instead of <tree>/build
 # knob: BENCH_LIST=FILE          make bench's list (default tests/bench.list)
-# knob: MODE=tdp                 make kasan's MMU mode
+# knob: MODE=tdp                 make kasan's and make kcsan's MMU mode
 # knob: COST_FUNCS="f..."        make mirror-cost: the functions whose instructions are counted
 # knob: PREFIX=TEXT              make send: subject prefix (default: the cover's "# prefix:")
 # knob: VERSION=N                make send: post as vN whatever postings/ says
@@ -105,7 +106,7 @@ empty :=
 space := $(empty) $(empty)
 MAKEOVERRIDES := $(strip $(foreach v,$(filter-out $(KNOBS) KMMU_%,$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))),$(v)=$(subst $(space),\$(space),$(value $(v)))))
 
-.PHONY: run test base apply build selftests check check-configs check-configs-busted edit export send bench mirror-cost kasan scanner-test clean help \
+.PHONY: run test base apply build selftests check check-configs check-configs-busted edit export send bench mirror-cost kasan kcsan scanner-test clean help \
 	deps fresh-check knobs lava litmus ept ept-spike busted
 
 help:
@@ -163,6 +164,9 @@ mirror-cost: deps
 
 kasan: deps
 	bash $(S)/kasan.sh
+
+kcsan: deps apply
+	bash $(S)/kcsan.sh
 
 ept: deps
 	bash $(S)/ept.sh

@@ -13,7 +13,8 @@
 #   dependencies are missing.
 #
 # Environment: KMMU_JOBS=N parallel jobs (default: nproc); KMMU_KBUILD_DIR=DIR
-# builds there instead of TREE/build (make kasan: a build directory of its own).
+# builds there instead of TREE/build (make kasan, make kcsan: a build directory
+# of their own, TREE/build-kasan, TREE/build-kcsan).
 set -e
 . "$(dirname "$0")/lib.sh"
 
@@ -81,7 +82,11 @@ verify_config() {
 	fi
 }
 
-[ -n "${KMMU_KBUILD_DIR:-}" ] || seed_build_dir "$tree" "$obj"
+# A build directory of the tree's own (TREE/build, TREE/build-kcsan) is
+# seeded from the other tree's of the same name; one elsewhere is not.
+if [ -z "${KMMU_KBUILD_DIR:-}" ] || [ "$(dirname "$obj")" = "$tree" ]; then
+	seed_build_dir "$tree" "$obj"
+fi
 inputs=$( (tree_kernelversion "$src"; cat "$@") | sha256sum | cut -c1-16)
 if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.kmmu-config-inputs" 2>/dev/null)" != "$inputs" ]; then
 	msg "configuring $obj (tinyconfig + $(for f in "$@"; do basename "$f"; done | tr '\n' ' '))"

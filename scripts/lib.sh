@@ -352,27 +352,29 @@ sync_tree() {	# sync_tree FROM TO [rsync options]
 }
 
 # A new build directory for trees/base or trees/patched starts as a copy of
-# the other one's, when that one has been built from the same kernel version:
+# the other one's of the same name (build, or build-kcsan: make kcsan builds
+# both kernels with one configuration), when that one has been built from the
+# same kernel version:
 # then make compiles only what the series changes (its files, and the files
 # that depend on the config options it adds), not the whole kernel again.
 # That is sound because the two source trees differ only in the series'
 # files: the copy's paths are rewritten to this tree's, and the series' files
 # get an mtime newer than every copied object.  (apply.sh keeps mtimes
 # honest: a file it puts back to the base's content gets a fresh one.)
-seed_build_dir() {	# seed_build_dir TREE OBJ: TREE is .../trees/base or .../trees/patched
-	local tree=$1 obj=$2 src=$1/src name other osrc oobj f
+seed_build_dir() {	# seed_build_dir TREE OBJ: TREE is .../trees/base or .../trees/patched, OBJ TREE/NAME
+	local tree=$1 obj=$2 src=$1/src name other ob osrc oobj f
 	[ ! -e "$obj/.config" ] || return 0
-	name=$(basename "$tree")
+	name=$(basename "$tree") ob=$(basename "$obj")
 	case $name in
 	base) other=$(dirname "$tree")/patched ;;
 	patched) other=$(dirname "$tree")/base ;;
 	*) return 0 ;;
 	esac
-	[ -f "$other/build/arch/x86/boot/bzImage" ] && [ -f "$other/build/.kmmu-config-inputs" ] &&
+	[ -f "$other/$ob/arch/x86/boot/bzImage" ] && [ -f "$other/$ob/.kmmu-config-inputs" ] &&
 	[ -f "$other/src/Makefile" ] || return 0
 	[ "$(tree_kernelversion "$other/src")" = "$(tree_kernelversion "$src")" ] || return 0
 	# Kbuild records the paths with symlinks resolved.
-	osrc=$(realpath "$other/src") oobj=$(realpath "$other/build")
+	osrc=$(realpath "$other/src") oobj=$(realpath "$other/$ob")
 	msg "seeding $obj from $oobj (only what differs is compiled)"
 	rm -rf "$obj"
 	cp -a "$oobj" "$obj"

@@ -3,8 +3,11 @@
 """Find kernel splats in a serial console log.
 
 A run whose console shows a WARNING, BUG, Oops, lockdep or RCU-lockdep
-report, KASAN/UBSAN report, RCU stall, soft/hard lockup, hung task or a
-"Call Trace" has failed, whatever the tests said.  Each finding is tied to
+report, KASAN/UBSAN/KCSAN report, RCU stall, soft/hard lockup, hung task or
+a "Call Trace" has failed, whatever the tests said.  (A KCSAN report is a
+finding of its own kind, kcsan: make kcsan's runs pass vmrun.py
+--not-splat kcsan, and scripts/kcsan_reports.py's comparison of the base's
+reports with the patched kernel's is their verdict instead.)  Each finding is tied to
 the test that was running, from the "kmmu: begin test ID NAME" markers that
 the guest init writes to /dev/kmsg.
 
@@ -30,6 +33,7 @@ _PREFIX = r'^(?:\[\s*\d+\.\d+\]\s*)?(?:\[\s*[TC]\d+\]\s*)?'
 # names the finding.
 PATTERNS = [
     ('kasan', r'BUG: KASAN: '),
+    ('kcsan', r'BUG: KCSAN: '),
     ('ubsan', r'UBSAN: '),
     ('lockdep', r'WARNING: (possible circular locking dependency|possible recursive locking|'
                 r'inconsistent lock state|possible irq lock inversion|'

@@ -14,8 +14,9 @@
 #      runs on a fake QEMU (tests/test-vmrun.py), the verdicts on made-up runs
 #      (tests/test-report.py) and their text (tests/test-report-text.py), the TAP
 #      and results reader on made-up streams (tests/test-tap.py), make
-#      bench's table (tests/test-benchtable.py), the Bochs runner's
-#      logic (tests/test-bochsrun.py), a wedged guest on
+#      bench's table (tests/test-benchtable.py), make kcsan's comparison of
+#      KCSAN reports on made-up consoles (tests/test-kcsan-reports.py), the
+#      Bochs runner's logic (tests/test-bochsrun.py), a wedged guest on
 #      a fake QEMU (tests/test-hang-evidence.py), the reruns of a flaky test
 #      on stub steps (tests/test-reruns.sh), the accelerator, the base result
 #      cache and the progress lines on a fake QEMU (tests/test-vmrun.sh),
@@ -129,6 +130,7 @@ step verdicts python3 "$TOP/tests/test-report.py"
 step tap python3 "$TOP/tests/test-tap.py"
 step report-text python3 "$TOP/tests/test-report-text.py"
 step benchtable python3 "$TOP/tests/test-benchtable.py"
+step kcsan-reports python3 "$TOP/tests/test-kcsan-reports.py"
 step bochsrun python3 "$TOP/tests/test-bochsrun.py"
 step hang-evidence python3 "$TOP/tests/test-hang-evidence.py"
 step reruns bash "$TOP/tests/test-reruns.sh"

@@ -850,11 +850,16 @@ class Progress:
 def cache_inputs(a, t, qemu_version):
     """What determines a test's result on the base kernel: the key of its
     cached result is the sha256 of this."""
-    return {'kernel': basecache.file_sha256(a.kernel), 'initramfs': basecache.file_sha256(a.initramfs),
-            'line': t['line'], 'retries': t['retries'], 'mode': a.mode,
-            'cmdline': BASE_CMDLINE + MODES[a.mode],
-            'accel': {k: a.accel_info[k] for k in ('accel', 'cpu', 'features', 'guest', 'timeout_divisor')},
-            'qemu': qemu_version, 'smp': a.smp, 'mem': a.mem}
+    inputs = {'kernel': basecache.file_sha256(a.kernel), 'initramfs': basecache.file_sha256(a.initramfs),
+              'line': t['line'], 'retries': t['retries'], 'mode': a.mode,
+              'cmdline': BASE_CMDLINE + MODES[a.mode],
+              'accel': {k: a.accel_info[k] for k in ('accel', 'cpu', 'features', 'guest', 'timeout_divisor')},
+              'qemu': qemu_version, 'smp': a.smp, 'mem': a.mem}
+    # A result that passed with findings not counted is not a clean one
+    # (only when asked for: the keys of every other run stay as they were).
+    if a.not_splat:
+        inputs['not_splat'] = sorted(a.not_splat)
+    return inputs
 
 
 def qemu_version(qemu):
@@ -938,6 +943,11 @@ def cmd_run(a):
                 # The traces the harness asked for are evidence, not a splat
                 # of their own: only a real report after them counts.
                 findings = [f for f in findings if f['line'] <= dump['line'] or f['kind'] != 'call-trace']
+            # Kinds another tool judges (make kcsan: --not-splat kcsan, the
+            # base's KCSAN reports against the patched kernel's) fail
+            # nothing here; the boot keeps them as not_splats.
+            noted = [f for f in findings if f['kind'] in a.not_splat]
+            findings = [f for f in findings if f['kind'] not in a.not_splat]
             errata = []
             if a.mode in BOCHS_MODES:
                 findings, errata = bochsrun.split_errata(findings, a.kernel, a.vmlinux)
@@ -949,6 +959,8 @@ def cmd_run(a):
             boot = {'group': g['n'], 'boot': g['boot'], 'seconds': round(secs, 1), 'info': info,
                     'killed': killed, 'completed': done, 'sysrq': dump,
                     'splats': [dict(f, log=os.path.basename(console)) for f in findings]}
+            if noted:
+                boot['not_splats'] = [dict(f, log=os.path.basename(console)) for f in noted]
             if errata:
                 boot['emulator_errata'] = ['%s: %s' % (why, f['text']) for f, why in errata]
             if dump:
@@ -1049,6 +1061,9 @@ def cmd_run(a):
                   + r['threads'])
         for e in r.get('evidence') or []:
             print('           ' + e[:200])
+    noted = sum(len(b.get('not_splats') or []) for b in boots)
+    if noted:
+        print('  not counted as splats (--not-splat %s): %d console findings' % (','.join(a.not_splat), noted))
     for b in boots:
         if b.get('sysrq') and b['sysrq'].get('error'):
             print('  group %d: sysrq through QMP failed: %s' % (b['group'], b['sysrq']['error']))
@@ -1080,6 +1095,10 @@ def main():
                    help='Bochs instructions per emulated second of each CPU (ept modes)')
     r.add_argument('--no-retry', action='store_true',
                    help='one attempt per test, whatever the list allows (reruns of a flaky test)')
+    r.add_argument('--not-splat', action='append', default=[], metavar='KIND',
+                   choices=sorted({k for k, _ in scanconsole.PATTERNS}),
+                   help='console findings of this scanconsole.py kind fail nothing; results.json keeps them '
+                        'as each boot\'s not_splats (make kcsan: kcsan, judged by kcsan_reports.py)')
     r.add_argument('--vmlinux', help='the kernel\'s vmlinux (debug info): splat frames as file:line')
     r.add_argument('--test-limit', type=int,
                    help='seconds after a test begins before the host takes the guest for wedged '

@@ -27,7 +27,17 @@ check "the copy's paths are the base tree's" \
 check "the series' file is newer than the copied object, other files are not" \
 	bash -c "[ '$o/base/src/arch/x86/kvm/mmu/tdp_mmu.c' -nt '$o/base/build/arch/x86/kvm/mmu/tdp_mmu.o' ] &&
 		 [ ! '$o/base/src/arch/x86/kvm/mmu/mmu.c' -nt '$o/base/build/arch/x86/kvm/mmu/tdp_mmu.o' ]"
-rm -rf "$o/base/build"
+# make kcsan's build directories: TREE/build-kcsan is seeded from the other
+# tree's build-kcsan, never from its build; one the other tree lacks is not.
+mkdir -p "$o/patched/build-kcsan/arch/x86/boot"
+touch "$o/patched/build-kcsan/arch/x86/boot/bzImage" "$o/patched/build-kcsan/kcsan-only.o"
+echo inputs > "$o/patched/build-kcsan/.kmmu-config-inputs"
+seed_dir() { env $(env_for q) KMMU_BASE_SRC="$work/fake" bash -c ". '$TOP/scripts/lib.sh' && seed_build_dir '$o/base' '$o/base/$1'" > "$work/log" 2>&1; }
+check "a build-kcsan directory is seeded from the other tree's build-kcsan, one without a twin is not" \
+	bash -c "$(declare -f seed_dir env_for); work='$work' TOP='$TOP' o='$o'; seed_dir build-kcsan && seed_dir build-kasan &&
+		 [ -f '$o/base/build-kcsan/kcsan-only.o' ] && [ ! -e '$o/base/build-kcsan/arch/x86/kvm/mmu/tdp_mmu.o' ] &&
+		 [ ! -e '$o/base/build-kasan' ]"
+rm -rf "$o/base/build" "$o/base/build-kcsan" "$o/patched/build-kcsan"
 sed -i 's/^SUBLEVEL = 117$/SUBLEVEL = 118/' "$o/patched/src/Makefile"
 seed
 check "no seeding from a tree of another kernel version" test ! -e "$o/base/build"

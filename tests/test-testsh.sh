@@ -17,8 +17,8 @@ mkfake_top() {	# $1 dir
 	ev='echo "$(date +%s.%N) ${KMMU_SERIES:-6.12}' # an event, with its time
 	printf '#!/bin/sh\necho "TAP version 13"; echo "ok 1 stub"; echo "1..1"\n' > "$1/tests/test-scanconsole.py"
 	for f in test-apply.sh test-series-git.sh test-settings.sh test-lib.sh test-guest-init.sh test-testsh.sh \
-		 test-vmrun.py test-report.py test-tap.py test-report-text.py test-benchtable.py test-bochsrun.py \
-		 test-hang-evidence.py test-reruns.sh test-vmrun.sh test-busted.sh test-check-litmus.sh \
+		 test-vmrun.py test-report.py test-tap.py test-report-text.py test-benchtable.py test-kcsan-reports.py \
+		 test-bochsrun.py test-hang-evidence.py test-reruns.sh test-vmrun.sh test-busted.sh test-check-litmus.sh \
 		 test-lockstat.sh test-send-lava.sh test-check-sparse.sh test-splat-detection.sh; do
 		cp "$1/tests/test-scanconsole.py" "$1/tests/$f"
 	done
@@ -51,8 +51,8 @@ mkfake_top "$work/top"
 (cd "$work/top" && bash scripts/test.sh) > "$work/log" 2>&1
 rc=$?
 sort -n "$work/top/events" | awk '{ print $2, $3 }' > "$work/order"
-check "make test on stubs: 37 passed, 0 failed, 0 skipped, exit 0" \
-	bash -c "[ $rc -eq 0 ] && tail -n 1 '$work/log' | grep -qx '37 passed, 0 failed, 0 skipped'"
+check "make test on stubs: 38 passed, 0 failed, 0 skipped, exit 0" \
+	bash -c "[ $rc -eq 0 ] && tail -n 1 '$work/log' | grep -qx '38 passed, 0 failed, 0 skipped'"
 check "the mainline builds run during the 6.12 VM step, the mainline VM step after it" \
 	bash -c "tr '\n' ' ' < '$work/order' | grep -q '6.12 vm-start mainline apply mainline static-start mainline static-end 6.12 vm-end mainline vm-start mainline vm-end'"
 # On the host's scheduler autogroups a session's nice 19 tasks still take
@@ -68,7 +68,7 @@ mkfake_top "$work/top2"
 rc=$?
 check "a failed mainline build in the background is counted, and its VM step not run" \
 	bash -c "[ $rc -ne 0 ] && grep -qx 'not ok - mainline: apply and build the patched 7.3 kernel' '$work/log' &&
-		 tail -n 1 '$work/log' | grep -qx '30 passed, 1 failed, 0 skipped' &&
+		 tail -n 1 '$work/log' | grep -qx '31 passed, 1 failed, 0 skipped' &&
 		 ! grep -q 'mainline vm-start' '$work/top2/events'"
 
 # A step whose TAP is broken counts as a failure, whatever its exit status:

@@ -176,7 +176,8 @@ serials = [a[i + 1][5:] for i, x in enumerate(a) if x == '-serial']
 m = re.search(r'kmmu\.only=([0-9,]+)', a[a.index('-append') + 1])
 ids = [int(x) for x in m.group(1).split(',')] if m else [1, 2, 3]
 state = os.environ['FAKE_STATE']
-open(serials[0], 'w').write('console\n')
+open(serials[0], 'w').write(open(os.environ['FAKE_CONSOLE']).read() if os.environ.get('FAKE_CONSOLE')
+                            else 'console\n')
 with open(serials[1], 'w') as f:
     f.write('TAP version 13\n')
     for i in ids:
@@ -222,10 +223,10 @@ class Run(unittest.TestCase):
                              '--list', self.path('l1.list'), '--mode', 'tdp', '--out', self.path('vr'))
         assert rc != 0 and 'packed from another version' in out, (rc, out)
 
-    def stops(self, stops):
-        """A VM that stops in the middle of test 2 (no console message: a
-        crash of the emulated machine) STOPS times: (exit status, a word a
-        test: id:status:flaky, the run's problems)."""
+    def fake_run(self, stops, out, *args, console=None):
+        """vmrun.py run ARGS... of tests t1, t2, t3 on the fake QEMU, its VM
+        stopping in the middle of t2 STOPS times, CONSOLE (a file) the
+        console it writes: (exit status, output, results.json)."""
         qemu = self.path('fakeqemu')
         with open(qemu, 'w') as f:
             f.write(FAKE_QEMU)
@@ -234,11 +235,17 @@ class Run(unittest.TestCase):
             f.write('t1 10 -\nt2 10 -\nt3 10 -\n')
         with open(self.path('fq.state'), 'w') as f:
             f.write(str(stops))
-        out = self.path('fq%d' % stops)
+        env = dict({'FAKE_STATE': self.path('fq.state')}, **({'FAKE_CONSOLE': console} if console else {}))
         rc, log = self.vmrun('run', '--kernel', self.path('fq.list'), '--initramfs', self.path('fq.list'),
                              '--list', self.path('fq.list'), '--mode', 'tdp', '--out', out, '--qemu', qemu,
-                             env={'FAKE_STATE': self.path('fq.state')})
-        r = json.load(open(os.path.join(out, 'results.json')))
+                             *args, env=env)
+        return rc, log, json.load(open(os.path.join(out, 'results.json')))
+
+    def stops(self, stops):
+        """A VM that stops in the middle of test 2 (no console message: a
+        crash of the emulated machine) STOPS times: (exit status, a word a
+        test: id:status:flaky, the run's problems)."""
+        rc, log, r = self.fake_run(stops, self.path('fq%d' % stops))
         return rc, ' '.join('%d:%s:%s' % (t['id'], t['status'], 'flaky' in (t['detail'] or ''))
                             for t in r['tests']), len(r['problems']), log
 
@@ -251,6 +258,23 @@ class Run(unittest.TestCase):
         """a VM stop on the retry too fails the test and the run, the rest still runs"""
         rc, tests, problems, log = self.stops(2)
         assert (tests, problems, rc) == ('1:pass:False 2:fail:False 3:pass:False', 1, 1), (tests, problems, rc, log)
+
+    def test_not_splat(self):
+        """--not-splat kcsan: a KCSAN report fails no test and is kept in results.json; a WARNING still fails"""
+        with open(self.path('console'), 'w') as f:
+            f.write('[    1.0] kmmu: begin test 1 t1\n'
+                    '[    1.1] ==================================================================\n'
+                    '[    1.2] BUG: KCSAN: data-race in kvm_recover_nx_huge_pages / tdp_mmu_unlink_sp\n'
+                    '[    1.3] kmmu: end test 1 t1 rc=0\n'
+                    '[    2.0] kmmu: begin test 3 t3\n'
+                    '[    2.1] WARNING: CPU: 1 PID: 161 at arch/x86/kvm/mmu/tdp_mmu.c:1017 f+0x2d8/0x310\n'
+                    '[    2.2] kmmu: end test 3 t3 rc=0\n')
+        got = []
+        for extra in ([], ['--not-splat', 'kcsan']):
+            rc, log, r = self.fake_run(0, self.path('ns%d' % len(extra)), *extra, console=self.path('console'))
+            got.append((rc, [bool(t['splats']) for t in r['tests']],
+                        [f['kind'] for b in r['boots'] for f in b.get('not_splats', [])]))
+        assert got == [(1, [True, False, True], []), (1, [False, False, True], ['kcsan'])], got
 
 
 if __name__ == '__main__':
