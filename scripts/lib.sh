@@ -169,10 +169,22 @@ private_apt() {
 		  -o "Dir::State::Lists=$dir/lists"
 		  -o "Dir::Cache=$dir/cache"
 		  -o "Debug::NoLocking=1" -o "APT::Sandbox::User=root")
+	[ ! -e "$dir/.expired-ok" ] || APT_OPTS+=(-o "Acquire::Check-Valid-Until=false")
 	if [ ! -e "$dir/.updated" ] || [ -n "$(find "$dir/.updated" -mmin +360)" ]; then
 		msg "apt-get update of $suite from $uri (private configuration in $dir)"
-		apt-get "${APT_OPTS[@]}" update -qq >&2 ||
-			die "apt-get update of $suite failed (private configuration in $dir)"
+		if ! apt-get "${APT_OPTS[@]}" update -qq > "$dir/update.log" 2>&1; then
+			cat "$dir/update.log" >&2
+			# A mirror that is a snapshot serves Release files whose
+			# Valid-Until (a week, for sid and backports) has passed.
+			# Their signatures are still checked; only the date is not.
+			grep -q 'is expired' "$dir/update.log" ||
+				die "apt-get update of $suite failed (private configuration in $dir)"
+			warn "the $suite Release file of $uri has expired (a mirror snapshot?): taking it anyway, signatures checked"
+			APT_OPTS+=(-o "Acquire::Check-Valid-Until=false")
+			apt-get "${APT_OPTS[@]}" update -qq >&2 ||
+				die "apt-get update of $suite failed (private configuration in $dir)"
+			touch "$dir/.expired-ok"
+		fi
 		touch "$dir/.updated"
 	fi
 }

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # The helpers of scripts/lib.sh the kernel build and the VM runs share:
 # seed_build_dir (a new build directory seeded from the other tree's, on a
-# small fake tree laid out by apply.sh), build_heartbeat, at_most and
-# vm_matrix.  Prints TAP.
+# small fake tree laid out by apply.sh), build_heartbeat, at_most,
+# vm_matrix and private_apt (on a stub apt-get).  Prints TAP.
 . "$(dirname "$0")/lib-tap.sh"
 clean_env
 . "$TOP/tests/lib-fake-tree.sh"
@@ -100,5 +100,36 @@ check "vm_matrix: each mode's kernels in turn, mirror on the patched kernel only
 	[ \"\$(vm_matrix 'tdp shadow-mmu' mirror 'base patched' | tr '\n' ';')\" = 'base tdp;patched tdp;base shadow-mmu;patched shadow-mmu;patched mirror;' ] &&
 	[ \"\$(vm_matrix tdp mirror base | tr '\n' ';')\" = 'base tdp;' ] &&
 	[ \"\$(vm_matrix tdp '' patched | tr '\n' ';')\" = 'patched tdp;' ]"
+
+# private_apt on a mirror whose sid Release has expired (a snapshot): the
+# update is retried without the date check, with a warning, and the option
+# stays for the later apt calls; any other failed update still dies.  A
+# stub apt-get in PATH plays the mirror.
+mkdir -p "$work/aptbin"
+cat > "$work/aptbin/apt-get" <<'EOF'
+#!/bin/sh
+echo "$*" >> "$APT_CALLS"
+case " $* " in *Check-Valid-Until=false*) [ -n "$APT_BROKEN" ] && exit 100; exit 0 ;; esac
+[ -n "$APT_EXPIRED$APT_BROKEN" ] || exit 0
+[ -n "$APT_EXPIRED" ] && echo "E: Release file for http://m/debian/dists/sid/InRelease is expired (invalid since 26d 23h 58min 20s). Updates for this repository will not be applied."
+[ -n "$APT_BROKEN" ] && echo "E: Failed to fetch http://m/debian/dists/sid/InRelease  Could not resolve 'm'"
+exit 100
+EOF
+chmod +x "$work/aptbin/apt-get"
+papt() {	# papt CACHE ENV...: private_apt sid, then the options it leaves
+	env PATH="$work/aptbin:$PATH" APT_CALLS="$work/$1.calls" KMMU_CACHE="$work/$1" "${@:2}" bash -c \
+		". '$TOP/scripts/lib.sh' && private_apt sid && printf '%s\n' \"\${APT_OPTS[@]}\"" > "$work/$1.out" 2>&1
+}
+check "private_apt: an expired Release is taken with a warning, without the date check from then on" \
+	bash -c "$(declare -f papt); work='$work' TOP='$TOP'; papt exp APT_EXPIRED=1 &&
+		 grep -q '^WARNING: the sid Release file .* has expired' '$work/exp.out' &&
+		 grep -qx 'Acquire::Check-Valid-Until=false' '$work/exp.out' &&
+		 [ \$(grep -c update '$work/exp.calls') -eq 2 ] && rm '$work/exp/apt/sid/.updated' &&
+		 papt exp && [ \$(grep -c 'update' '$work/exp.calls') -eq 3 ] &&
+		 tail -n 1 '$work/exp.calls' | grep -q 'Check-Valid-Until=false'"
+check "private_apt: an update that fails otherwise still dies, and a good mirror gets no such option" \
+	bash -c "$(declare -f papt); work='$work' TOP='$TOP'; ! papt bad APT_BROKEN=1 &&
+		 grep -q 'apt-get update of sid failed' '$work/bad.out' && ! grep -q Valid-Until '$work/bad.calls' &&
+		 papt good && ! grep -q Valid-Until '$work/good.out' '$work/good.calls'"
 
 tap_done
