@@ -65,17 +65,6 @@ done
 [ -f "$KMMU_OUT/trees/patched/APPLIED" ] || die "the patched tree has no series applied: run 'make apply' first"
 
 n=0 failed=0
-tap() {		# tap ok|fail DESCRIPTION [DETAIL-FILE]
-	n=$((n + 1))
-	if [ "$1" = ok ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		failed=$((failed + 1))
-		[ -n "${3:-}" ] && [ -s "$3" ] && sed 's/^/#   /' "$3" | head -n 40
-	fi
-	return 0
-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "TAP version 13"

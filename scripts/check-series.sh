@@ -24,17 +24,6 @@ set -e
 . "$(dirname "$0")/lib.sh"
 
 n=0 failed=0
-tap() {		# tap ok|fail DESCRIPTION [DETAIL-FILE]
-	n=$((n + 1))
-	if [ "$1" = ok ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		failed=$((failed + 1))
-		[ -n "${3:-}" ] && [ -s "$3" ] && sed 's/^/#   /' "$3" | head -n 40
-	fi
-	return 0
-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

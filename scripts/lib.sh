@@ -60,6 +60,21 @@ msg()  { printf '==> %s\n' "$*" >&2; }
 warn() { printf 'WARNING: %s\n' "$*" >&2; }
 die()  { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# A TAP line of a script's own checks (check-series.sh, check-configs.sh,
+# send.sh): numbered by the caller's $n, a failure counted in its $failed,
+# with the first 40 lines of DETAIL-FILE under it as comments.
+tap() {		# tap ok|fail DESCRIPTION [DETAIL-FILE]
+	n=$((n + 1))
+	if [ "$1" = ok ]; then
+		echo "ok $n $2"
+	else
+		echo "not ok $n $2"
+		failed=$((failed + 1))
+		[ -n "${3:-}" ] && [ -s "$3" ] && sed 's/^/#   /' "$3" | head -n 40
+	fi
+	return 0
+}
+
 # Patches listed in the series file, in order (comments and blank lines dropped).
 series_patches() {
 	sed -e 's/#.*//' -e 's/[[:space:]].*//' "$SERIES_FILE" | grep -v '^$' || true

@@ -225,7 +225,6 @@ msg "$branch in $wt: $(g rev-list --count "$base..HEAD^") patches, change-id $ch
 out=$KMMU_OUT/send/$SERIES_NAME
 mkdir -p "$out"
 n=0 failed=0
-tap() { n=$((n + 1)); if [ "$1" = ok ]; then echo "ok $n $2"; else echo "not ok $n $2"; failed=$((failed + 1)); fi; }
 
 # b4 prep --check runs the base tree's checkpatch.pl on each mail as it
 # would go out, and exits 0 whatever it finds: its summary line is the result.
