@@ -30,6 +30,7 @@ set -e
 . "$(dirname "$0")/lib.sh"
 
 need_build_tools
+need_group apply	# patch (check-configs-busted)
 
 # --busted: each patch in tests/busted/configs/ must make this check fail
 # with the TAP line its "Busted-expect: REGEX" names (make
