@@ -3,6 +3,7 @@
 #
 #   make run       the main job: fetch base, apply, build base + patched, boot, test, compare
 #   make test      the project's tests: scanner tests, static checks, bisect build, VM run
+#   make test-mainline   the mainline series whole: its 7.3 kernel, bisect build, sparse, VM run
 #
 # Steps, one at a time:
 #   make base      fetch and unpack the pinned Debian base (scripts/get-base.sh)
@@ -56,7 +57,7 @@
 # knob: RERUNS=N                 reruns on both kernels of a test flaky on patched only (default 2)
 # knob: HEARTBEAT=N              a kernel build progress line every N s (default 30; 0: none)
 # knob: SKIP_VM=1                make test: leave out the VM runs
-# knob: SKIP_MAINLINE=1          make test: leave out the mainline series
+# knob: SKIP_MAINLINE=1          make test: leave out the mainline series' checks
 # knob: SKIP_BISECT=1            make check: no per-patch bisect build
 # knob: SPARSE=sid|PATH          make check: the sparse to use (default: the machine's, sid's when the base refuses it)
 # knob: DEBIAN_HEADERS=PKG       make check-configs: the Debian headers package whose config and exports it takes
@@ -106,7 +107,7 @@ empty :=
 space := $(empty) $(empty)
 MAKEOVERRIDES := $(strip $(foreach v,$(filter-out $(KNOBS) KMMU_%,$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))),$(v)=$(subst $(space),\$(space),$(value $(v)))))
 
-.PHONY: run test base apply build selftests check check-configs check-configs-busted edit export send bench mirror-cost kasan kcsan scanner-test clean help \
+.PHONY: run test test-mainline base apply build selftests check check-configs check-configs-busted edit export send bench mirror-cost kasan kcsan scanner-test clean help \
 	deps fresh-check knobs lava litmus ept ept-spike busted
 
 help:
@@ -121,6 +122,9 @@ run: deps
 
 test: deps
 	bash $(S)/test.sh
+
+test-mainline: deps
+	bash $(S)/test.sh --mainline
 
 base: deps
 	bash $(S)/get-base.sh
