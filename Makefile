@@ -62,6 +62,7 @@
 # knob: SPARSE=sid|PATH          make check: the sparse to use (default: the machine's, sid's when the base refuses it)
 # knob: DEBIAN_HEADERS=PKG       make check-configs: the Debian headers package whose config and exports it takes
 # knob: CHECK_CONFIGS_PATCH=FILE make check-configs: a patch on top of the series for that run only (reverted)
+# knob: KASAN_PATCH=FILE         make kasan: a patch on top of the series for that run only (reverted), e.g. tests/busted/kasan/
 # knob: JOBS=N                   kernel build jobs (default: nproc)
 # knob: KBUILD_DIR=DIR           build the kernel there instead of <tree>/build
 # knob: BENCH_LIST=FILE          make bench's list (default tests/bench.list)
@@ -95,7 +96,7 @@ KNOBS := SERIES KSRC BRANCH FORCE_BASE DISCARD_EDITS FORCE \
 	SKIP_VM SKIP_MAINLINE SKIP_BISECT SPARSE JOBS KBUILD_DIR BENCH_LIST MODE COST_FUNCS \
 	PREFIX VERSION COVER SEND REFLECT COMPARE BASE_PKG BASE_VERSION APT_SUITE RETRIES RERUNS \
 	LAVA_URL LAVA_TARGET SHARD_MINUTES ACCEL FRESH HEARTBEAT SELFTESTS_BIN BOCHS_SLOWDOWN BUSTED \
-	DEBIAN_HEADERS CHECK_CONFIGS_PATCH
+	DEBIAN_HEADERS CHECK_CONFIGS_PATCH KASAN_PATCH
 $(foreach k,$(KNOBS),$(if $(filter command line,$(origin $(k))),$(eval export KMMU_$(k) := $$($(k)))))
 ignored_env := $(strip $(foreach k,$(KNOBS),$(if $(filter environment%,$(origin $(k))),$(k))))
 ifneq ($(ignored_env),)

@@ -151,17 +151,10 @@ modpost_kvm() {	# modpost_kvm TREE NAME [SYMVERS]
 # With KMMU_CHECK_CONFIGS_PATCH, the patch goes on the patched tree for this
 # run: the tree is marked busted (lib.sh's refuse_busted) until it is
 # reverted, on exit too.
-extra=${KMMU_CHECK_CONFIGS_PATCH:-}
-if [ -n "$extra" ]; then
-	[ -f "$extra" ] || die "KMMU_CHECK_CONFIGS_PATCH: no such file: $extra"
-	src=$KMMU_OUT/trees/patched/src
-	patch -d "$src" -p1 --dry-run -s -f < "$extra" > /dev/null ||
-		die "$extra does not apply to $src"
-	echo "check-configs: $(basename "$extra") on top of the series (reverted at the end)" > "$KMMU_OUT/trees/patched/BUSTED"
-	patch -d "$src" -p1 -s -f < "$extra"
-	trap 'patch -d "$src" -p1 -R -s -f < "$extra" && rm -f "$KMMU_OUT/trees/patched/BUSTED"; rm -rf "$tmp"' EXIT
+if [ -n "${KMMU_CHECK_CONFIGS_PATCH:-}" ]; then
+	extra_patch_apply "check-configs (KMMU_CHECK_CONFIGS_PATCH)" "$KMMU_CHECK_CONFIGS_PATCH"
+	trap 'extra_patch_revert; rm -rf "$tmp"' EXIT
 	trap 'exit 130' INT TERM
-	echo "# busted: $(basename "$extra") on top of the series"
 fi
 
 for name in debian debian-mirror i386; do

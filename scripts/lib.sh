@@ -260,6 +260,25 @@ refuse_busted() {	# refuse_busted TREE
 	die "$1/build holds a deliberately broken kernel ($(head -n 1 "$1/BUSTED")), left by an interrupted make busted: make build (or make run) first"
 }
 
+# A busted patch on top of the series for one run of a check (make
+# check-configs, make kasan): extra_patch_apply WHO FILE puts it on the
+# patched tree, marked busted (refuse_busted) meanwhile; extra_patch_revert,
+# from the caller's EXIT trap, takes it off again and removes the mark.
+extra_patch_apply() {	# extra_patch_apply WHO FILE
+	local src=$KMMU_OUT/trees/patched/src
+	[ -f "$2" ] || die "$1: no such file: $2"
+	patch -d "$src" -p1 --fuzz=0 --dry-run -s -f < "$2" > /dev/null || die "$2 does not apply to $src"
+	echo "$1: $(basename "$2") on top of the series (reverted at the end)" > "$KMMU_OUT/trees/patched/BUSTED"
+	patch -d "$src" -p1 --fuzz=0 -s -f < "$2"
+	EXTRA_PATCH=$2
+	echo "# busted: $(basename "$2") on top of the series"
+}
+extra_patch_revert() {
+	[ -n "${EXTRA_PATCH:-}" ] || return 0
+	patch -d "$KMMU_OUT/trees/patched/src" -p1 -R -s -f < "$EXTRA_PATCH" && rm -f "$KMMU_OUT/trees/patched/BUSTED"
+	EXTRA_PATCH=
+}
+
 # Everything needed to build a kernel.
 need_build_tools() { need_group build; }
 

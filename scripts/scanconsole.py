@@ -3,8 +3,8 @@
 """Find kernel splats in a serial console log.
 
 A run whose console shows a WARNING, BUG, Oops, lockdep or RCU-lockdep
-report, KASAN/UBSAN/KCSAN report, RCU stall, soft/hard lockup, hung task or
-a "Call Trace" has failed, whatever the tests said.  (A KCSAN report is a
+report, KASAN/UBSAN/KCSAN report, kmemleak's suspected leaks, RCU stall,
+soft/hard lockup, hung task or a "Call Trace" has failed, whatever the tests said.  (A KCSAN report is a
 finding of its own kind, kcsan: make kcsan's runs pass vmrun.py
 --not-splat kcsan, and scripts/kcsan_reports.py's comparison of the base's
 reports with the patched kernel's is their verdict instead.)  Each finding is tied to
@@ -34,6 +34,9 @@ _PREFIX = r'^(?:\[\s*\d+\.\d+\]\s*)?(?:\[\s*[TC]\d+\]\s*)?'
 PATTERNS = [
     ('kasan', r'BUG: KASAN: '),
     ('kcsan', r'BUG: KCSAN: '),
+    # kmemleak's scan (make kasan's kernel; the guest init asks for it after
+    # the tests): memory allocated and no longer referenced from anywhere.
+    ('kmemleak', r'kmemleak: \d+ new suspected memory leaks?'),
     ('ubsan', r'UBSAN: '),
     ('lockdep', r'WARNING: (possible circular locking dependency|possible recursive locking|'
                 r'inconsistent lock state|possible irq lock inversion|'

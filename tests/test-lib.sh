@@ -132,4 +132,32 @@ check "private_apt: an update that fails otherwise still dies, and a good mirror
 		 grep -q 'apt-get update of sid failed' '$work/bad.out' && ! grep -q Valid-Until '$work/bad.calls' &&
 		 papt good && ! grep -q Valid-Until '$work/good.out' '$work/good.calls'"
 
+# extra_patch_apply / extra_patch_revert (make check-configs' and make
+# kasan's busted patch): on, marked busted; off again, mark gone, the file as
+# it was; a patch that does not apply is refused with no mark and no change.
+xo=$work/xp
+mkdir -p "$xo/trees/patched/src/d"
+printf 'one\ntwo\nthree\n' > "$xo/trees/patched/src/d/f.c"
+cp "$xo/trees/patched/src/d/f.c" "$work/f.orig"
+cat > "$work/good.patch" <<'P'
+--- a/d/f.c
++++ b/d/f.c
+@@ -1,3 +1,3 @@
+ one
+-two
++TWO
+ three
+P
+sed 's/^ three$/ four/' "$work/good.patch" > "$work/bad.patch"
+check "extra_patch_apply puts the patch on and marks the tree busted; extra_patch_revert takes both off" bash -c "
+	. '$TOP/scripts/lib.sh' && KMMU_OUT='$xo' &&
+	extra_patch_apply test '$work/good.patch' > /dev/null && grep -qx TWO '$xo/trees/patched/src/d/f.c' &&
+	grep -q 'good.patch on top of the series' '$xo/trees/patched/BUSTED' &&
+	extra_patch_revert && cmp -s '$work/f.orig' '$xo/trees/patched/src/d/f.c' && [ ! -e '$xo/trees/patched/BUSTED' ]"
+check "extra_patch_apply refuses a patch that does not apply: clear error, no mark, the file unchanged" bash -c "
+	. '$TOP/scripts/lib.sh' && KMMU_OUT='$xo' &&
+	! (extra_patch_apply test '$work/bad.patch') 2> '$work/xp.err' &&
+	grep -q 'bad.patch does not apply to ' '$work/xp.err' &&
+	[ ! -e '$xo/trees/patched/BUSTED' ] && cmp -s '$work/f.orig' '$xo/trees/patched/src/d/f.c'"
+
 tap_done
