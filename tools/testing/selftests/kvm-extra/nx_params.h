@@ -85,12 +85,11 @@ static inline void set_param(int p, unsigned long val)
 		    params[p], buf);
 }
 
-/* Skip unless @nr_hpages 2M pages are free and the parameters can be set. */
-static inline void nx_params_take(unsigned long nr_hpages)
+/* Skip unless @nr_hpages 2M hugetlb pages are free. */
+static inline void nx_require_free_hpages(unsigned long nr_hpages)
 {
 	long free_2m = -1;
 	FILE *f;
-	int i;
 
 	f = fopen(HUGEPAGES_2M_DIR "/free_hugepages", "r");
 	if (f) {
@@ -103,7 +102,14 @@ static inline void nx_params_take(unsigned long nr_hpages)
 	if ((unsigned long)free_2m < nr_hpages)
 		ksft_exit_skip("%ld free 2M hugetlb pages, %lu needed (boot with hugepages=N)\n",
 			       free_2m, nr_hpages);
+}
 
+/* Skip unless @nr_hpages 2M pages are free and the parameters can be set. */
+static inline void nx_params_take(unsigned long nr_hpages)
+{
+	int i;
+
+	nx_require_free_hpages(nr_hpages);
 	for (i = 0; i < NR_PARAMS; i++)
 		if (read_param(params[i], saved[i], sizeof(saved[i])))
 			ksft_exit_skip("kvm.%s is not readable\n", params[i]);

@@ -458,8 +458,6 @@ int main(int argc, char *argv[])
 	uint64_t slot_size, off, nr_bad, min_quiet = UINT64_MAX, nr_checked, min_iters;
 	uint64_t total_iters = 0, max_iters = 0, nr_hpages, round_min;
 	unsigned long ratio;
-	long free_2m = -1;
-	FILE *f;
 
 	while ((opt = getopt(argc, argv, "hv:r:n:s")) != -1) {
 		switch (opt) {
@@ -501,17 +499,7 @@ int main(int argc, char *argv[])
 		ksft_exit_skip("kvm.nx_huge_pages_recovery_period_ms is %lu: recovery would not run often enough (boot with kvm.nx_huge_pages_recovery_period_ms=100)\n",
 			       period_ms);
 
-	f = fopen(HUGEPAGES_2M_DIR "/free_hugepages", "r");
-	if (f) {
-		if (fscanf(f, "%ld", &free_2m) != 1)
-			free_2m = -1;
-		fclose(f);
-	}
-	if (free_2m < 0)
-		ksft_exit_skip("no 2M hugetlb pages on this host (%s)\n", HUGEPAGES_2M_DIR);
-	if ((uint64_t)free_2m < nr_hpages)
-		ksft_exit_skip("%ld free 2M hugetlb pages, %lu needed (boot with hugepages=N)\n",
-			       free_2m, nr_hpages);
+	nx_require_free_hpages(nr_hpages);
 
 	ksft_print_msg("kvm.nx_huge_pages %s, recovery ratio %lu, period %lu ms; %d vCPUs, %lu MiB of %s hugetlb (%lu 2M pages each), %d rounds\n",
 		       saved[P_NX], ratio, period_ms, nr_vcpus, slot_size >> 20,
