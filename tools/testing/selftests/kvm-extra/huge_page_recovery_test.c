@@ -284,13 +284,6 @@ static uint64_t check_data(struct kvm_vm *vm, const char *when)
 	return nr_bad;
 }
 
-static void msleep(unsigned long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 /* Wait until every vCPU has completed a CMD_LOOP pass after @since[]. */
 static bool wait_loop_passes(uint64_t *loop_pass, const uint64_t *since,
 			     int timeout_s)

@@ -229,13 +229,6 @@ static uint64_t *guest_var(uint64_t *var)
 	return addr_gva2hva(vm, (vm_vaddr_t)var);
 }
 
-static void msleep(unsigned long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 static uint64_t now_ms(void)
 {
 	struct timespec ts;

@@ -218,13 +218,6 @@ static uint64_t splits(void)
 
 /* ------------------------------------------------------------------- host */
 
-static void msleep(unsigned long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 static double now(void)
 {
 	struct timespec ts;

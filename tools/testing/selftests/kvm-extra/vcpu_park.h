@@ -156,4 +156,12 @@ static inline void park_join(struct vcpu_park *p)
 		pthread_join(p->threads[i], NULL);
 }
 
+/* Sleep @ms milliseconds: the host side's pacing between its checks. */
+static inline void msleep(unsigned long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
 #endif /* KVM_EXTRA_VCPU_PARK_H */
