@@ -35,14 +35,31 @@
  * runs, which is not safe with several vCPUs, so L1 enters L2 with its own
  * small VMRUN wrapper; the rest is the library's SVM setup.
  *
+ * With -f (fault injection, one vCPU), the first KVM_RUN, whose VMRUN makes
+ * L0 build the VM's first shadow root, runs with every slab and page
+ * allocation made from kvm_mmu_alloc_page_hash() failing (failslab and
+ * fail_page_alloc, their stack-trace filter set to that function, for the
+ * vCPU's thread only): KVM_RUN must fail with ENOMEM, and a second KVM_RUN,
+ * without the failures, must build the root and run L2 as usual.  A kernel
+ * that published the hash's absence as "shadow root allocated" would warn,
+ * or oops, on the retry.  7.3 allocates the hash lazily too, with the TDP
+ * MMU, from mmu_first_shadow_root_alloc() through a function of the same
+ * name (with kvm.tdp_mmu=N it allocates it when the VM is created, and -f
+ * skips).  It needs CONFIG_FAULT_INJECTION_STACKTRACE_FILTER, with failslab
+ * and fail_page_alloc in debugfs (configs/kasan.config has them, the debug
+ * config does not), and skips without them, or where the function is not
+ * in /proc/kallsyms (inlined, or a kernel without the lazy allocation).
+ *
  * This is the 7.x form of the test in tools/testing/selftests/kvm-extra (the
  * 6.12 series' copy): the 7.x library builds nested page tables itself
  * (vm_enable_npt(), __tdp_map()), so the hand-made NPT builder is gone and
  * generic_svm_setup() turns nested paging on.  The scenario and the checks
  * are the same.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +272,138 @@ static u64 npt_build(struct kvm_vm *vm, u64 size, u64 offset)
 	return end;
 }
 
+#define FI_DIR(cap)	"/sys/kernel/debug/" cap "/"
+
+static bool fault_inject;
+static u64 fi_start, fi_end;
+
+static void fi_write(const char *path, const char *fmt, ...)
+{
+	char buf[64];
+	va_list ap;
+	FILE *f;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	f = fopen(path, "w");
+	TEST_ASSERT(f, "open %s", path);
+	TEST_ASSERT(fputs(buf, f) >= 0 && !fclose(f), "write '%s' to %s",
+		    buf, path);
+}
+
+/*
+ * Whether @sym is function @name, or one of the clones GCC names after it
+ * (@name.isra.0, @name.constprop.0, @name.part.0, ...).
+ */
+static bool sym_is(const char *sym, const char *name)
+{
+	size_t len = strlen(name);
+
+	return !strncmp(sym, name, len) && (!sym[len] || sym[len] == '.');
+}
+
+/*
+ * [start, end) of a kernel function, from /proc/kallsyms: its address and the
+ * next higher symbol's.  False if there is no such (non-inlined) function.
+ * Of several clones, the last one listed.
+ */
+static bool kallsyms_range(const char *name, u64 *start, u64 *end)
+{
+	char line[256], sym[128], type;
+	u64 addr, next = ~0ull;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	TEST_ASSERT(f, "open /proc/kallsyms");
+	*start = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx %c %127s", &addr, &type, sym) == 3 &&
+		    sym_is(sym, name))
+			*start = addr;
+	rewind(f);
+	while (*start && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx %c %127s", &addr, &type, sym) == 3 &&
+		    addr > *start && addr < next)
+			next = addr;
+	fclose(f);
+	*end = next;
+	return *start && next != ~0ull;
+}
+
+/*
+ * Fail every allocation of one capability (failslab, fail_page_alloc) whose
+ * stack has a return address in [fi_start, fi_end), for tasks that ask for it
+ * (/proc/thread-self/make-it-fail), or stop failing (probability 0).
+ */
+static void fi_setup(const char *dir, bool on)
+{
+	char path[128];
+
+#define FI(file, ...) do {						\
+		snprintf(path, sizeof(path), "%s%s", dir, file);	\
+		fi_write(path, __VA_ARGS__);				\
+	} while (0)
+	if (!on) {
+		FI("probability", "0");
+		return;
+	}
+	FI("task-filter", "Y");
+	FI("ignore-gfp-wait", "N");
+	FI("require-start", "%lu", fi_start);
+	FI("require-end", "%lu", fi_end);
+	FI("stacktrace-depth", "32");
+	FI("interval", "1");
+	FI("times", "-1");
+	FI("verbose", "1");
+	FI("probability", "100");
+	if (strstr(dir, "fail_page_alloc")) {
+		FI("min-order", "0");
+		FI("ignore-gfp-highmem", "N");
+	}
+#undef FI
+}
+
+/*
+ * The first KVM_RUN of the only vCPU, with the page hash's allocation
+ * failing: L1's first VMRUN needs a shadow root, and the VM's first one
+ * allocates the hash.  ENOMEM, and the vCPU can then run again.
+ */
+static void fi_first_run(struct kvm_vcpu *vcpu)
+{
+	int r, err;
+
+	fi_setup(FI_DIR("failslab"), true);
+	fi_setup(FI_DIR("fail_page_alloc"), true);
+	fi_write("/proc/thread-self/make-it-fail", "1");
+	r = _vcpu_run(vcpu);
+	err = errno;
+	fi_write("/proc/thread-self/make-it-fail", "0");
+	fi_setup(FI_DIR("failslab"), false);
+	fi_setup(FI_DIR("fail_page_alloc"), false);
+
+	TEST_ASSERT(r == -1 && err == ENOMEM,
+		    "KVM_RUN with the page hash allocation failing: returned %d (errno %d, exit reason %u), expected -1 with ENOMEM",
+		    r, err, vcpu->run->exit_reason);
+	pr_info("fault injection: the first shadow root's KVM_RUN failed with ENOMEM, running again\n");
+}
+
+/* -f: skip, saying why, unless the allocation can be made to fail. */
+static void fi_require(int nr_vcpus)
+{
+	TEST_ASSERT(nr_vcpus == 1,
+		    "-f needs -n 1: the failures are injected into one vCPU's thread");
+	__TEST_REQUIRE(!access(FI_DIR("failslab") "require-start", W_OK) &&
+		       !access(FI_DIR("fail_page_alloc") "require-start", W_OK),
+		       "no failslab/fail_page_alloc stack-trace filter in debugfs (CONFIG_FAULT_INJECTION_STACKTRACE_FILTER, FAILSLAB, FAIL_PAGE_ALLOC, FAULT_INJECTION_DEBUG_FS: configs/kasan.config)");
+	__TEST_REQUIRE(get_kvm_param_bool("tdp_mmu"),
+		       "the shadow MMU (kvm.tdp_mmu=0) allocates the page hash when the VM is created");
+	__TEST_REQUIRE(kallsyms_range("kvm_mmu_alloc_page_hash", &fi_start,
+				      &fi_end),
+		       "no kvm_mmu_alloc_page_hash() in /proc/kallsyms: inlined, or this kernel allocates the page hash when the VM is created");
+	pr_info("fault injection: allocations from kvm_mmu_alloc_page_hash() [0x%lx, 0x%lx) fail\n",
+		fi_start, fi_end);
+}
+
 static pthread_barrier_t start_barrier;
 
 static void *vcpu_thread(void *arg)
@@ -263,6 +412,9 @@ static void *vcpu_thread(void *arg)
 	struct ucall uc;
 
 	pthread_barrier_wait(&start_barrier);
+
+	if (fault_inject)
+		fi_first_run(vcpu);
 
 	for (;;) {
 		vcpu_run(vcpu);
@@ -282,11 +434,13 @@ static void *vcpu_thread(void *arg)
 
 static void help(const char *name)
 {
-	printf("usage: %s [-n vcpus] [-m MiB] [-i iterations]\n", name);
+	printf("usage: %s [-n vcpus] [-m MiB] [-i iterations] [-f]\n", name);
 	printf(" -n: number of vCPUs (default %d)\n", DEFAULT_NR_VCPUS);
 	printf(" -m: MiB of data window per vCPU (default %d)\n", DEFAULT_SLICE_MIB);
 	printf(" -i: L2 runs per vCPU, each with a new pattern (default %d)\n",
 	       DEFAULT_ITERATIONS);
+	printf(" -f: the first shadow root's page hash allocation fails once (-n 1;\n"
+	       "     CONFIG_FAULT_INJECTION_STACKTRACE_FILTER, failslab, fail_page_alloc)\n");
 	exit(0);
 }
 
@@ -303,7 +457,7 @@ int main(int argc, char *argv[])
 	struct kvm_vm *vm;
 	int opt, i;
 
-	while ((opt = getopt(argc, argv, "hn:m:i:")) != -1) {
+	while ((opt = getopt(argc, argv, "hn:m:i:f")) != -1) {
 		switch (opt) {
 		case 'n':
 			nr_vcpus = atoi_positive("Number of vCPUs", optarg);
@@ -314,6 +468,9 @@ int main(int argc, char *argv[])
 		case 'i':
 			iterations = atoi_positive("Iterations", optarg);
 			break;
+		case 'f':
+			fault_inject = true;
+			break;
 		case 'h':
 		default:
 			help(argv[0]);
@@ -322,6 +479,8 @@ int main(int argc, char *argv[])
 
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_SVM));
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_NPT));
+	if (fault_inject)
+		fi_require(nr_vcpus);
 
 	slice = (uint64_t)slice_mib << 20;
 	window = slice * nr_vcpus;
