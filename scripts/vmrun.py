@@ -75,6 +75,25 @@ OPT_IN_MODES = {'mirror'} | BOCHS_MODES
 # can miss its window and panic ("IO-APIC + timer doesn't work!"), as seen here.
 BASE_CMDLINE = ['console=ttyS0,115200', 'panic=-1', 'hugepagesz=2M', 'hugepages=256',
                 'printk.time=1', 'loglevel=7', 'no_timer_check']
+# A group that reserves 1G hugetlb pages on its boot line (hugepagesz=1G
+# hugepages=N) boots with more memory: the kernel takes them from memblock,
+# and in 3G every 1G-aligned block holds the kernel, the initramfs (QEMU puts
+# it just below 2G) or the ACPI tables at the top (seen: "HugeTLB: allocating
+# 1 of page size 1.00 GiB failed").  With 5G, QEMU's pc machine puts 2G above
+# 4G, and the early allocations, top-down, leave [4G, 5G) free.
+GIGANTIC_MEM_GB = 5
+
+
+def group_mem(mem, boot):
+    """QEMU -m for a group: mem, or GIGANTIC_MEM_GB if its boot line
+    reserves 1G hugetlb pages and mem is smaller."""
+    if 'hugepagesz=1G' not in boot:
+        return mem
+    m = re.fullmatch(r'(\d+)([MG]?)', mem)
+    mb = int(m.group(1)) * (1024 if m.group(2) == 'G' else 1) if m else 0
+    return mem if mb >= GIGANTIC_MEM_GB * 1024 else '%dG' % GIGANTIC_MEM_GB
+
+
 BOOT_TIMEOUT = 180      # seconds from QEMU start to the guest's first TAP line
 GRACE = 60              # seconds past a test's own timeout before the VM is killed
 # Bochs: about 2 minutes from start to the first TAP line on an idle host
@@ -677,7 +696,7 @@ def boot_group(a, g, outdir, deadline, only=None, tag=''):
                         'rcupdate.rcu_cpu_stall_timeout=10']
     accel = 'kvm' if a.accel_info['accel'] == 'kvm' else 'tcg,thread=multi'
     qemu = [a.qemu, '-accel', accel, '-cpu', a.accel_info['cpu'], '-smp', str(a.smp),
-            '-m', a.mem, '-no-user-config', '-nodefaults', '-display', 'none', '-no-reboot',
+            '-m', group_mem(a.mem, g['boot']), '-no-user-config', '-nodefaults', '-display', 'none', '-no-reboot',
             '-kernel', a.kernel, '-initrd', a.initramfs,
             '-serial', 'file:' + console, '-serial', 'file:' + tap,
             '-qmp', 'unix:%s,server=on,wait=off' % qmp,

@@ -106,6 +106,21 @@ not ok 4 d # TIMEOUT after 10s (killed in the guest)
         assert 'kvm.mirror_sw=1' in vmrun.MODES['mirror'], vmrun.MODES['mirror']
 
 
+class GroupMem(unittest.TestCase):
+    """A group reserving 1G hugetlb pages on its boot line gets the memory
+    the reservation needs; every other group keeps --mem."""
+
+    def test_gigantic_group_gets_more(self):
+        boot = ['mode', 'hugepagesz=1G', 'hugepages=1']
+        self.assertEqual(vmrun.group_mem('3G', boot), '5G')
+        self.assertEqual(vmrun.group_mem('3072', boot), '5G')
+        self.assertEqual(vmrun.group_mem('8G', boot), '8G')
+
+    def test_other_groups_keep_mem(self):
+        self.assertEqual(vmrun.group_mem('3G', ['kvm.nx_huge_pages=1']), '3G')
+        self.assertEqual(vmrun.group_mem('3G', ['hugepagesz=2M']), '3G')
+
+
 class Timeout(unittest.TestCase):
     """vmrun.py sums up the samples the guest's per-test limit
     (scripts/guest-init.sh, run here with the host's busybox as

@@ -913,10 +913,13 @@ int main(int argc, char *argv[])
 	/*
 	 * With TDP, KVM maps the slot with huge pages whatever the guest's own
 	 * page size; with shadow paging the guest must use huge pages too.
+	 * A 1G slot mapped with 4K pages would need 512 page tables, more than
+	 * memslot 0 has above the library's page table floor: 2M pages there.
 	 */
 	guest_level = gig ? PG_LEVEL_1G : PG_LEVEL_2M;
 	virt_map_level(vm, DATA_GVA, DATA_GPA, slot_size,
-		       kvm_is_tdp_enabled() ? PG_LEVEL_4K : guest_level);
+		       !kvm_is_tdp_enabled() ? guest_level :
+		       gig ? PG_LEVEL_2M : PG_LEVEL_4K);
 	if (contend) {
 		vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, CONTEND_GPA,
 					    CONTEND_SLOT, 1, 0);
