@@ -34,36 +34,53 @@ static inline uint64_t *npt_entry(struct kvm_vm *vm, vm_paddr_t table,
 	return &ptes[(gpa >> PG_LEVEL_SHIFT(level)) & 511];
 }
 
-/* Map L2 GPA @l2_gpa to L1 GPA @l1_gpa with a page of size @level. */
-static inline void npt_map(struct kvm_vm *vm, vm_paddr_t root, uint64_t l2_gpa,
-			   uint64_t l1_gpa, int level)
+/*
+ * Map L2 GPA @l2_gpa to L1 GPA @l1_gpa with a page of size @level; @flags
+ * (e.g. PTE_ACCESSED_MASK | PTE_DIRTY_MASK) go into the leaf entry only.
+ */
+static inline void __npt_map(struct kvm_vm *vm, vm_paddr_t root,
+			     uint64_t l2_gpa, uint64_t l1_gpa, int level,
+			     uint64_t flags)
 {
 	vm_paddr_t table = root;
 	uint64_t *pte;
 	int l;
 
-	TEST_ASSERT(!(l2_gpa % PG_LEVEL_SIZE(level)) && !(l1_gpa % PG_LEVEL_SIZE(level)),
-		    "Unaligned NPT mapping 0x%lx -> 0x%lx, level %d", l2_gpa, l1_gpa, level);
+	TEST_ASSERT(!(l2_gpa % PG_LEVEL_SIZE(level)) &&
+		    !(l1_gpa % PG_LEVEL_SIZE(level)),
+		    "Unaligned NPT mapping 0x%lx -> 0x%lx, level %d",
+		    l2_gpa, l1_gpa, level);
 
 	for (l = PG_LEVEL_512G; l > level; l--) {
 		pte = npt_entry(vm, table, l2_gpa, l);
 		if (!(*pte & PTE_PRESENT_MASK))
 			*pte = npt_alloc_table(vm) | NPT_PTE_FLAGS;
 		TEST_ASSERT(!(*pte & PTE_LARGE_MASK),
-			    "L2 GPA 0x%lx already mapped by a level %d page", l2_gpa, l);
+			    "L2 GPA 0x%lx already mapped by a level %d page",
+			    l2_gpa, l);
 		table = PTE_GET_PA(*pte);
 	}
 
 	pte = npt_entry(vm, table, l2_gpa, level);
-	TEST_ASSERT(!(*pte & PTE_PRESENT_MASK), "L2 GPA 0x%lx already mapped", l2_gpa);
-	*pte = l1_gpa | NPT_PTE_FLAGS | (level > PG_LEVEL_4K ? PTE_LARGE_MASK : 0);
+	TEST_ASSERT(!(*pte & PTE_PRESENT_MASK), "L2 GPA 0x%lx already mapped",
+		    l2_gpa);
+	*pte = l1_gpa | NPT_PTE_FLAGS | flags |
+	       (level > PG_LEVEL_4K ? PTE_LARGE_MASK : 0);
+}
+
+/* Map L2 GPA @l2_gpa to L1 GPA @l1_gpa with a page of size @level. */
+static inline void npt_map(struct kvm_vm *vm, vm_paddr_t root, uint64_t l2_gpa,
+			   uint64_t l1_gpa, int level)
+{
+	__npt_map(vm, root, l2_gpa, l1_gpa, level, 0);
 }
 
 /*
  * Identity map all of memslot 0 (code, stacks, L1's page tables, which L2
  * reuses as its own) with 2M pages.  Returns the end of the mapped range.
  */
-static inline uint64_t npt_identity_map_slot0(struct kvm_vm *vm, vm_paddr_t root)
+static inline uint64_t npt_identity_map_slot0(struct kvm_vm *vm,
+					      vm_paddr_t root)
 {
 	struct userspace_mem_region *slot0 = memslot2region(vm, 0);
 	uint64_t start, end, gpa;

@@ -23,15 +23,29 @@
  *  - A, -s 2M pages of poison, which nothing may change: the L2 window,
  *    at L2 GPA A, is there in L2's address space, but not in L1's;
  *  - S, -s 2M pages that back the L2 window: L1's NPT maps L2 GPA A + x to
- *    L1 GPA S + x with 2M pages (large-page PDEs), and memslot 0 (code,
- *    stacks, L1's page tables, which L2 reuses) 1:1, also with 2M pages,
- *    but backed by 4K host pages, so that no fetch splits anything there.
+ *    L1 GPA S + x with 2M pages (large-page PDEs, accessed and dirty from
+ *    the start, see below), and memslot 0 (code, stacks, L1's page tables,
+ *    which L2 reuses) 1:1, also with 2M pages, but backed by 4K host pages,
+ *    so that no fetch splits anything there.
  * The first byte of each 2M page of T and S is a 'ret'; every other word
  * holds a pattern of its (L1 or L2) address and of a generation.  A pass
  * over T (by L1) or over the window (by L2) calls each 'ret' (when asked to
  * execute), checks that every word holds the previous generation's pattern
  * and writes the next one.  After L2's pass, L1 checks every word of S and
  * of A.  The host checks every word of the slot at the end.
+ *
+ * Why dirty: the shadow MMU gives the 4K table of a split (a direct shadow
+ * page) the access of the guest NPT entry it maps, and maps a clean entry
+ * read-only (FNAME(protect_clean_gpte)).  With a clean entry, the first
+ * write by L2 after its fetch makes the entry dirty, so validate_direct_spte()
+ * unlinks the split table, still on the list, and links a new one with
+ * write access, which is not marked as an NX split (a write is no fetch);
+ * the next read fault in the region then maps it with a 2M page again at
+ * once (mmu_set_spte() drops the unmarked table; the 2M page is not
+ * executable).  nx_lpage_splits would count tables that map nothing, and
+ * the window would be huge before recovery ran, so phase 4 could not tell
+ * a recovery that zaps a split table from one that only takes it off the
+ * list.  With a dirty entry the split table stays until recovery zaps it.
  *
  * The test sets the recovery parameters itself (nx_params.h): ratio 0 (no
  * recovery) while it splits pages, a period of 100 ms.  Phases, with the
@@ -46,7 +60,10 @@
  *    kinds differ by default (-t 8, -s 6), so the value left says which;
  * 4. (4) a pass over T and one over the window, without executing: no
  *    split, and pages_2m must rise by -t plus -s at least (each recovered
- *    region is mapped with one 2M page again);
+ *    region is mapped with one 2M page again).  A kernel whose recovery
+ *    takes shadow MMU pages off the list without zapping them passes
+ *    check 3, but leaves the window split: L2's pass then takes no fault,
+ *    and pages_2m rises by -t only;
  * 5. (5, 6) ratio 0 again; passes over T and the window that execute: the
  *    same counts as in 1 and 2 (recovery zapped the split page tables, so
  *    the fetches fault and split again);
@@ -98,8 +115,8 @@ static struct {
 	uint64_t gen;		/* the generation to write */
 	uint64_t exec;		/* call the 'ret' of each 2M page first */
 } cmd;
-static uint64_t t_start, nr_tdp;		/* T: L1 GVA == L1 GPA */
-static uint64_t w_start, nr_shadow;		/* the window: L2 GVA == L2 GPA */
+static uint64_t t_start, nr_tdp;	/* T: L1 GVA == L1 GPA */
+static uint64_t w_start, nr_shadow;	/* the window: L2 GVA == L2 GPA */
 static uint64_t s_offset;		/* L1 GPA S - L2 GPA A */
 
 /* L2's pass, written by L1 before each VMRUN. */
@@ -122,7 +139,7 @@ static void guest_pass(uint64_t start, uint64_t nr, uint64_t gen, uint64_t exec)
 	for (hp = start; hp < end; hp += HPAGE) {
 		val = READ_ONCE(*(uint64_t *)hp);
 		__GUEST_ASSERT(val == RET_OPCODE,
-			       "generation %lu: GVA 0x%lx holds 0x%lx, not 'ret'",
+			       "gen %lu: GVA 0x%lx holds 0x%lx, not 'ret'",
 			       gen, hp, val);
 		/* An instruction fetch: KVM splits the 2M page. */
 		if (exec)
@@ -131,7 +148,7 @@ static void guest_pass(uint64_t start, uint64_t nr, uint64_t gen, uint64_t exec)
 		for (va = hp + 8; va < hp + HPAGE; va += 8) {
 			val = READ_ONCE(*(uint64_t *)va);
 			__GUEST_ASSERT(val == pattern(va, gen - 1),
-				       "generation %lu: GVA 0x%lx holds 0x%lx, expected 0x%lx",
+				       "gen %lu: GVA 0x%lx: 0x%lx, not 0x%lx",
 				       gen, va, val, pattern(va, gen - 1));
 			WRITE_ONCE(*(uint64_t *)va, pattern(va, gen));
 		}
@@ -170,11 +187,12 @@ static void l1_run_l2(struct svm_test_data *svm, uint64_t gen, uint64_t exec)
 		exp = va % HPAGE ? pattern(va, gen) : RET_OPCODE;
 		val = READ_ONCE(*(uint64_t *)(va + s_offset));
 		__GUEST_ASSERT(val == exp,
-			       "gen %lu: L1 GPA 0x%lx (L2 0x%lx): 0x%lx, not 0x%lx",
+			       "gen %lu: L1 GPA 0x%lx (L2 0x%lx): 0x%lx, "
+			       "not 0x%lx",
 			       gen, va + s_offset, va, val, exp);
 		val = READ_ONCE(*(uint64_t *)va);
 		__GUEST_ASSERT(val == POISON,
-			       "generation %lu: L1 GPA 0x%lx holds 0x%lx, not the poison",
+			       "gen %lu: L1 GPA 0x%lx: 0x%lx, not the poison",
 			       gen, va, val);
 	}
 }
@@ -236,13 +254,15 @@ static void split_both(const char *when)
 	l1_do(OP_L1_PASS, ++gen_t, true);
 	val = splits();
 	ksft_test_result(val == nr_tdp,
-			 "%s: L1 executed from %lu 2M pages, nx_lpage_splits %lu\n",
+			 "%s: L1 executed from %lu 2M pages, "
+			 "nx_lpage_splits %lu\n",
 			 when, nr_tdp, val);
 
 	l1_do(OP_L2_PASS, ++gen_s, true);
 	val = splits();
 	ksft_test_result(val == nr_tdp + nr_shadow,
-			 "%s: then L2 from %lu, nx_lpage_splits %lu (%lu expected)\n",
+			 "%s: then L2 from %lu, "
+			 "nx_lpage_splits %lu (%lu expected)\n",
 			 when, nr_shadow, val, nr_tdp + nr_shadow);
 }
 
@@ -302,7 +322,8 @@ static uint64_t check_slot(const char *data, uint64_t size)
 		exp = slot_word(off, gen_t, gen_s);
 		val = *(const uint64_t *)(data + off);
 		if (val != exp && !nr_bad++)
-			ksft_print_msg("L1 GPA 0x%llx holds 0x%lx, expected 0x%lx\n",
+			ksft_print_msg("L1 GPA 0x%llx holds 0x%lx, "
+				       "expected 0x%lx\n",
 				       DATA_GPA + off, val, exp);
 	}
 	return nr_bad;
@@ -311,15 +332,17 @@ static uint64_t check_slot(const char *data, uint64_t size)
 static void help(const char *name)
 {
 	printf("usage: %s [-t hpages] [-s hpages]\n", name);
-	printf(" -t: 2M pages L1 executes from (default %d)\n", DEFAULT_TDP_HPAGES);
-	printf(" -s: 2M pages L2 executes from (default %d)\n", DEFAULT_SHADOW_HPAGES);
+	printf(" -t: 2M pages L1 executes from (default %d)\n",
+	       DEFAULT_TDP_HPAGES);
+	printf(" -s: 2M pages L2 executes from (default %d)\n",
+	       DEFAULT_SHADOW_HPAGES);
 	exit(0);
 }
 
 int main(int argc, char *argv[])
 {
 	uint64_t t_size, s_size, off, left, waited_ms, big_before, big_after;
-	uint64_t after_data, big_min, nr_bad;
+	uint64_t after_data, big_min, big_split, nr_bad;
 	vm_paddr_t npt_root;
 	vm_vaddr_t svm_gva;
 	struct kvm_vcpu *vcpu;
@@ -349,25 +372,30 @@ int main(int argc, char *argv[])
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_NPT));
 	nx_params_take(nr_tdp + 2 * nr_shadow);
 	set_param(P_PERIOD, PERIOD_MS);
-	ksft_print_msg("kvm.tdp_mmu %s; L1 executes from %lu 2M pages, L2 from %lu\n",
-		       get_kvm_param_bool("tdp_mmu") ? "Y" : "N", nr_tdp, nr_shadow);
+	ksft_print_msg("kvm.tdp_mmu %s; L1 executes from %lu 2M pages, "
+		       "L2 from %lu\n",
+		       get_kvm_param_bool("tdp_mmu") ? "Y" : "N",
+		       nr_tdp, nr_shadow);
 	ksft_set_plan(7);
 
 	/* Room in memslot 0 for the NPT and the SVM pages. */
 	vm = __vm_create_with_one_vcpu(&vcpu, 256, l1_guest_code);
-	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS_HUGETLB_2MB, DATA_GPA,
-				    DATA_SLOT, (t_size + 2 * s_size) / PAGE_SIZE, 0);
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS_HUGETLB_2MB,
+				    DATA_GPA, DATA_SLOT,
+				    (t_size + 2 * s_size) / PAGE_SIZE, 0);
 	/* GVA == GPA; L2 uses these page tables too. */
-	virt_map_level(vm, DATA_GPA, DATA_GPA, t_size + 2 * s_size, PG_LEVEL_2M);
+	virt_map_level(vm, DATA_GPA, DATA_GPA, t_size + 2 * s_size,
+		       PG_LEVEL_2M);
 
 	t_start = DATA_GPA;
 	w_start = DATA_GPA + t_size;
 	s_offset = s_size;
 	npt_root = npt_alloc_table(vm);
 	npt_identity_map_slot0(vm, npt_root);
+	/* Accessed and dirty: see the comment at the top. */
 	for (off = 0; off < s_size; off += HPAGE)
-		npt_map(vm, npt_root, w_start + off, w_start + s_offset + off,
-			PG_LEVEL_2M);
+		__npt_map(vm, npt_root, w_start + off, w_start + s_offset + off,
+			  PG_LEVEL_2M, PTE_ACCESSED_MASK | PTE_DIRTY_MASK);
 	sync_global_to_guest(vm, t_start);
 	sync_global_to_guest(vm, nr_tdp);
 	sync_global_to_guest(vm, w_start);
@@ -385,17 +413,20 @@ int main(int argc, char *argv[])
 	/* L1 sets up SVM and waits at its first GUEST_SYNC. */
 	park_start(&park);
 	park_wait(&park, PARK_LIMIT_S);
-	TEST_ASSERT(!splits(), "nx_lpage_splits is %lu before any fetch from the slot",
+	TEST_ASSERT(!splits(),
+		    "nx_lpage_splits is %lu before any fetch from the slot",
 		    splits());
 
-	/* Phases 1 and 2. */
+	/* Phases 1 and 2.  pages_2m must not count T or the window now. */
 	split_both("split");
+	big_split = vm_get_stat(vm, "pages_2m");
 
 	/* Phase 3. */
 	set_param(P_RATIO, 1);
 	left = wait_recovered(&waited_ms);
 	ksft_test_result(!left,
-			 "recovery: nx_lpage_splits %lu after %lu ms (left: %s)\n",
+			 "recovery: nx_lpage_splits %lu after %lu ms "
+			 "(left: %s)\n",
 			 left, waited_ms, which_left(left));
 
 	/* Phase 4. */
@@ -406,8 +437,9 @@ int main(int argc, char *argv[])
 	big_after = vm_get_stat(vm, "pages_2m");
 	big_min = big_before + nr_tdp + nr_shadow;
 	ksft_test_result(!after_data && big_after >= big_min,
-			 "huge again: pages_2m %lu -> %lu (>= %lu), nx_lpage_splits %lu\n",
-			 big_before, big_after, big_min, after_data);
+			 "huge again: pages_2m %lu (split %lu) -> %lu "
+			 "(>= %lu), nx_lpage_splits %lu\n",
+			 big_before, big_split, big_after, big_min, after_data);
 
 	/*
 	 * Phase 5.  A recovery pass that read the ratio before it went to 0
