@@ -9,7 +9,8 @@
  * (enough free 2M hugetlb pages, parameters readable and writable, NX huge
  * pages not disabled for good), saves the parameters, turns recovery off
  * (ratio 0) and NX huge pages on, and has the saved values written back at
- * exit.  Both skip the test, saying why, when they cannot.
+ * exit; set_param() then sets one.  Both skip the test, saying why, when
+ * they cannot.
  *
  * This is the 7.x form of the header in tools/testing/selftests/kvm-extra
  * (the 6.12 series' copy), with what the 7.x tests use; 7.3 has the same
@@ -85,6 +86,16 @@ static void restore_params(void)
 		if (saved[i][0] && write_param(params[i], saved[i]))
 			printf("# failed to restore kvm.%s=%s\n", params[i],
 			       saved[i]);
+}
+
+/* Set parameter @p (after nx_params_take(), which restores it at exit). */
+static inline void set_param(int p, unsigned long val)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lu", val);
+	TEST_ASSERT(!write_param(params[p], buf), "Failed to set kvm.%s to %s",
+		    params[p], buf);
 }
 
 /* Skip unless @nr_hpages 2M hugetlb pages are free. */

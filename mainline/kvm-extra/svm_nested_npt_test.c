@@ -52,9 +52,9 @@
  *
  * This is the 7.x form of the test in tools/testing/selftests/kvm-extra (the
  * 6.12 series' copy): the 7.x library builds nested page tables itself
- * (vm_enable_npt(), __tdp_map()), so the hand-made NPT builder is gone and
- * generic_svm_setup() turns nested paging on.  The scenario and the checks
- * are the same.
+ * (vm_enable_npt(), tdp_map(); npt.h identity maps low memory), so the
+ * hand-made NPT builder is gone and generic_svm_setup() turns nested paging
+ * on.  The scenario and the checks are the same.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -69,6 +69,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "svm_util.h"
+#include "npt.h"
 
 #define DATA_SLOT		10
 /* L2 GPA of the data window, D; the slot starts here too. */
@@ -251,25 +252,6 @@ static void l1_guest_code(struct svm_test_data *svm, struct npt_vcpu_args *args)
 	}
 
 	GUEST_DONE();
-}
-
-/*
- * Identity map everything below memslot 0's end (code, stacks, L1's page
- * tables, which L2 reuses as its own) with 1G pages, and L2 GPA [D, D + size)
- * to L1 GPA D + @offset with 4K pages.  Returns the end of the identity map.
- */
-static u64 npt_build(struct kvm_vm *vm, u64 size, u64 offset)
-{
-	struct userspace_mem_region *slot0 = memslot2region(vm, 0);
-	u64 end;
-
-	end = slot0->region.guest_phys_addr + slot0->region.memory_size;
-	end = (end + PG_SIZE_1G - 1) & ~(PG_SIZE_1G - 1);
-	TEST_ASSERT(end <= DATA_GPA, "Memslot 0 ends at 0x%lx, above the data window", end);
-
-	tdp_identity_map_1g(vm, 0, end);
-	tdp_map(vm, DATA_GPA, DATA_GPA + offset, size);
-	return end;
 }
 
 #define FI_DIR(cap)	"/sys/kernel/debug/" cap "/"
@@ -538,8 +520,13 @@ int main(int argc, char *argv[])
 		vcpu_args_set(vcpus[i], 2, svm_gva, args_gva);
 	}
 
-	/* Last: the SVM and argument pages above are in memslot 0 too. */
-	low_end = npt_build(vm, window, window);
+	/*
+	 * Last: the SVM and argument pages above are in memslot 0 too.  Low
+	 * memory identity mapped with 1G pages, L2 GPA [D, D + window) to L1
+	 * GPA D + window with 4K pages.
+	 */
+	low_end = npt_identity_map_slot0(vm, DATA_GPA);
+	tdp_map(vm, DATA_GPA, DATA_GPA + window, window);
 
 	pr_info("%d vCPUs, NPT root 0x%lx: L1 GPA [0, 0x%lx) identity, L2 GPA 0x%llx -> L1 GPA 0x%llx, %d MiB per vCPU, %d iterations\n",
 		nr_vcpus, npt_root, low_end, DATA_GPA, DATA_GPA + window,
