@@ -25,14 +25,16 @@ if [ -n "${KMMU_KASAN_PATCH:-}" ]; then
 fi
 KMMU_KBUILD_DIR=$KMMU_OUT/trees/patched/build-kasan "$TOP/scripts/build-kernel.sh" "$KMMU_OUT/trees/patched" \
 	"$TOP/configs/vm-kvm.config" "$TOP/configs/debug.config" "$TOP/configs/kasan.config" >/dev/null
-bin=$("$TOP/scripts/build-selftests.sh")
-python3 "$TOP/scripts/vmrun.py" initramfs --bin "$bin" --out "$KMMU_OUT/initramfs.cpio.gz" >/dev/null
+# The series' list (mainline/tests.list with SERIES=mainline), as run.sh.
+list=${KMMU_TEST_LIST:-$TEST_LIST_DEFAULT}
+bin=$("$TOP/scripts/build-selftests.sh" "$list")
+python3 "$TOP/scripts/vmrun.py" initramfs --bin "$bin" --list "$list" --out "$KMMU_OUT/initramfs.cpio.gz" >/dev/null
 mode=${KMMU_MODE:-tdp}
 d=$KMMU_OUT/results/patched-kasan-$mode
 rm -rf "$d"
 rc=0
 python3 "$TOP/scripts/vmrun.py" run --kernel "$KMMU_OUT/trees/patched/build-kasan/arch/x86/boot/bzImage" \
-	--initramfs "$KMMU_OUT/initramfs.cpio.gz" --mode "$mode" --label patched-kasan --out "$d" \
+	--initramfs "$KMMU_OUT/initramfs.cpio.gz" --list "$list" --mode "$mode" --label patched-kasan --out "$d" \
 	--max-seconds "${KMMU_MAX_SECONDS:-5400}" ${KMMU_ONLY:+--only "$KMMU_ONLY"} || rc=$?
 python3 "$TOP/scripts/report.py" --patched "$d"
 exit $rc

@@ -35,8 +35,10 @@ for k in base patched; do
 	KMMU_KBUILD_DIR=$KMMU_OUT/trees/$k/build-kcsan "$TOP/scripts/build-kernel.sh" "$KMMU_OUT/trees/$k" \
 		"$TOP/configs/vm-kvm.config" "$TOP/configs/debug.config" "$TOP/configs/kcsan.config" >/dev/null
 done
-bin=$("$TOP/scripts/build-selftests.sh")
-python3 "$TOP/scripts/vmrun.py" initramfs --bin "$bin" --out "$KMMU_OUT/initramfs.cpio.gz" >/dev/null
+# The series' list (mainline/tests.list with SERIES=mainline), as run.sh.
+list=${KMMU_TEST_LIST:-$TEST_LIST_DEFAULT}
+bin=$("$TOP/scripts/build-selftests.sh" "$list")
+python3 "$TOP/scripts/vmrun.py" initramfs --bin "$bin" --list "$list" --out "$KMMU_OUT/initramfs.cpio.gz" >/dev/null
 
 mkdir -p "$KMMU_OUT/results"
 dirs=()
@@ -49,7 +51,7 @@ for k in base patched; do
 	# the series fixes); a run that wrote no results.json fails there.
 	python3 "$TOP/scripts/vmrun.py" run --kernel "$KMMU_OUT/trees/$k/build-kcsan/arch/x86/boot/bzImage" \
 		--vmlinux "$KMMU_OUT/trees/$k/build-kcsan/vmlinux" \
-		--initramfs "$KMMU_OUT/initramfs.cpio.gz" --mode "$mode" --label "$k-kcsan" --out "$d" \
+		--initramfs "$KMMU_OUT/initramfs.cpio.gz" --list "$list" --mode "$mode" --label "$k-kcsan" --out "$d" \
 		--max-seconds "${KMMU_MAX_SECONDS:-5400}" ${only:+--only "$only"} --not-splat kcsan || true
 done
 rc=0
