@@ -74,6 +74,13 @@ static void *park_vcpu_thread(void *arg)
 	for (;;) {
 		sem_wait(&p->run[id]);
 		vcpu_run(vcpu);
+		/*
+		 * The library gives the guest an IDT, so a triple fault is an
+		 * exception that could not be delivered (IDT, GDT or stack
+		 * unreachable): keep the registers for the report.
+		 */
+		if (vcpu->run->exit_reason == KVM_EXIT_SHUTDOWN)
+			vcpu_dump(stderr, vcpu, 2);
 		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
 
 		switch (get_ucall(vcpu, &uc)) {
